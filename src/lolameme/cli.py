@@ -1,0 +1,70 @@
+"""The ``lolameme`` command.
+
+Each package room owns its verbs in its own ``cli.py`` and exposes
+``register(app)``; this file only assembles them and turns every
+:class:`~lolameme.errors.LolamemeError` into a one-line message on stderr with
+exit status 2 (never a traceback). Rooms import their heavy dependencies
+(torch, pyarrow) inside the command functions, so ``lolameme run`` stays fast.
+"""
+
+from __future__ import annotations
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from lolameme.errors import LolamemeError
+
+
+class UserError(click.ClickException):
+    """A LolamemeError shown to the user: ``Error: <message>``, exit status 2."""
+
+    exit_code = 2
+
+
+class _Group(TyperGroup):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except LolamemeError as exc:
+            raise UserError(f"{type(exc).__name__}: {exc}") from exc
+
+
+app = typer.Typer(
+    cls=_Group,
+    help="LOLAMEME: languages, datasets, models and experiments.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.command()
+def version() -> None:
+    """Print the package version."""
+    from lolameme import __version__
+
+    typer.echo(__version__)
+
+
+def _register_rooms() -> None:
+    from lolameme.data import cli as data_cli
+    from lolameme.eval import cli as eval_cli
+    from lolameme.experiments import cli as experiments_cli
+    from lolameme.lang import cli as lang_cli
+    from lolameme.models import cli as models_cli
+    from lolameme.train import cli as train_cli
+
+    for room in (lang_cli, data_cli, models_cli, train_cli, eval_cli, experiments_cli):
+        room.register(app)
+
+
+_register_rooms()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
