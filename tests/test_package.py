@@ -21,3 +21,9 @@ def test_import_is_light():
 def test_cli_help():
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0
+
+
+def test_lolameme_error_becomes_message_and_exit_2():
+    result = CliRunner().invoke(app, ["generate", "--out", "unused", "--preset", "no-such-preset"])
+    assert result.exit_code == 2
+    assert "unknown preset 'no-such-preset'" in result.output

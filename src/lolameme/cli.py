@@ -9,25 +9,25 @@ exit status 2 (never a traceback). Rooms import their heavy dependencies
 
 from __future__ import annotations
 
-import click
+import sys
+
 import typer
 from typer.core import TyperGroup
 
 from lolameme.errors import LolamemeError
 
-
-class UserError(click.ClickException):
-    """A LolamemeError shown to the user: ``Error: <message>``, exit status 2."""
-
-    exit_code = 2
+USER_ERROR_EXIT = 2
 
 
 class _Group(TyperGroup):
-    def invoke(self, ctx: click.Context):
+    """Shows a LolamemeError as ``Error: <Class>: <message>`` on stderr, exit status 2."""
+
+    def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except LolamemeError as exc:
-            raise UserError(f"{type(exc).__name__}: {exc}") from exc
+            print(f"Error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            raise typer.Exit(code=USER_ERROR_EXIT) from exc
 
 
 app = typer.Typer(
