@@ -1,0 +1,62 @@
+"""Causal multi-head self-attention, the GPT-2 mixer.
+
+The attention itself is ``torch.nn.functional.scaled_dot_product_attention``
+with ``is_causal=True``: on a GPU that picks the flash / memory-efficient
+kernels, on a CPU a fused kernel, and it never materialises a [T, T] mask.
+Optional rotary positions (RoFormer, GPT-NeoX "rotate half" layout) rotate
+queries and keys only; they are off in the paper presets, which use GPT-2's
+learned absolute positions.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def rotary_tables(seq_len: int, head_dim: int, base: float, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin tables [seq_len, head_dim] for rotary positions (float32)."""
+    inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim))
+    angles = torch.outer(torch.arange(seq_len, device=device, dtype=torch.float32), inv_freq)
+    angles = torch.cat([angles, angles], dim=-1)
+    return angles.cos(), angles.sin()
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs (i, i + head_dim/2) of x [B, H, T, head_dim] by position-dependent angles."""
+    first, second = x.chunk(2, dim=-1)
+    rotated_half = torch.cat([-second, first], dim=-1)
+    return (x * cos + rotated_half * sin).to(x.dtype)
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head causal self-attention with a fused q/k/v projection (as GPT-2's ``c_attn``).
+
+    ``dropout`` applies to the attention probabilities; the residual dropout
+    after ``proj`` belongs to the block.
+    """
+
+    def __init__(self, width: int, n_head: int, dropout: float, rotary: bool = False, rotary_base: float = 10000.0):
+        super().__init__()
+        self.width = width
+        self.n_head = n_head
+        self.head_dim = width // n_head
+        self.dropout = dropout
+        self.rotary = rotary
+        self.rotary_base = rotary_base
+        self.qkv = nn.Linear(width, 3 * width)
+        self.proj = nn.Linear(width, width)  # residual projection (scaled at init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, seq_len, _ = x.shape
+        # [B, T, 3W] -> three [B, H, T, head_dim]
+        q, k, v = self.qkv(x).view(batch, seq_len, 3, self.n_head, self.head_dim).permute(2, 0, 3, 1, 4)
+        if self.rotary:
+            cos, sin = rotary_tables(seq_len, self.head_dim, self.rotary_base, x.device)
+            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        y = F.scaled_dot_product_attention(
+            q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0
+        )
+        y = y.transpose(1, 2).reshape(batch, seq_len, self.width)
+        return self.proj(y)
