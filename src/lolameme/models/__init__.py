@@ -7,6 +7,7 @@
 
 from lolameme.models.build import build_model, list_presets, model_from_config, resolve_config
 from lolameme.models.config import LayerSpec, ModelConfig, format_layers, parse_layers
+from lolameme.models.io import load_model, save_model
 from lolameme.models.stack import StackModel
 
 __all__ = [
@@ -16,7 +17,9 @@ __all__ = [
     "build_model",
     "format_layers",
     "list_presets",
+    "load_model",
     "model_from_config",
     "parse_layers",
     "resolve_config",
+    "save_model",
 ]

@@ -6,7 +6,7 @@ import difflib
 from typing import Any
 
 from lolameme.errors import ModelError
-from lolameme.models.config import ModelConfig
+from lolameme.models.config import ModelConfig, parse_layers
 from lolameme.models.presets import preset_config, preset_description, preset_names
 from lolameme.models.stack import StackModel
 
@@ -31,6 +31,7 @@ def resolve_config(name_or_spec: str, vocab_size: int | None = None, **overrides
             )
         values = {"layers": name_or_spec}
     values.update(overrides)
+    parse_layers(values.get("layers", ""))  # a bad specification is the first thing to report
     if vocab_size is not None:
         values["vocab_size"] = vocab_size
     if values.get("vocab_size") is None:
