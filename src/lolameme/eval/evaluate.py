@@ -1,0 +1,263 @@
+"""Evaluate a trained run on dataset splits: the Python face of ``lolameme eval``.
+
+For one split this decodes every program greedily, scores exact match against
+the label (the paper's metric), adds teacher-forced per-token accuracy and
+loss, puts the majority-answer baseline beside every number, slices all of it
+by each annotation column, and writes::
+
+    RUN/eval/SPLIT.json                 scores, baseline and slices
+    RUN/eval/SPLIT.predictions.parquet  input, label, prediction, correct, per-sample token scores, annotations
+
+Before any work it refuses combinations whose scores would mean nothing: a
+dataset of another task than the run was trained on, text the run's tokenizer
+cannot encode, or a tokenizer larger than the model's vocabulary.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+
+from lolameme.data.io import load_split, read_manifest, write_json_atomic
+from lolameme.errors import DatasetError, LolamemeError, ModelError, TokenizerError
+from lolameme.eval.decode import greedy_decode, teacher_forced_scores
+from lolameme.eval.metrics import SampleScores, exact_match, majority_answer, sliced_scores, summarize
+from lolameme.progress import Progress
+from lolameme.tokenizers import Tokenizer
+from lolameme.train.format import answer_from_ids, answer_ids, encode_sample, prompt_ids
+
+EVAL_DIR = "eval"
+#: Extra decoding steps beyond the longest known answer (with its <eos>): a model that writes the
+#: right digits but never stops must still produce a longer, wrong string.
+ANSWER_MARGIN = 2
+
+
+@dataclass
+class EvalSettings:
+    """How to decode and score; the defaults fit CPU and GPU alike."""
+
+    batch_size: int = 64
+    max_new_tokens: int | None = None  # None: longest train/split answer + <eos> + ANSWER_MARGIN
+    limit: int | None = None  # evaluate only the first N rows (quick looks)
+    device: str = "auto"
+    progress: bool = True
+
+
+@dataclass
+class TrainedOn:
+    """What the run was trained on, read from its config.json: needed for checks and the baseline."""
+
+    data_dir: Path | None
+    task: str | None
+    reverse_answer: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> TrainedOn:
+        train = config.get("train", {}) or {}
+        data = config.get("data", {}) or {}
+        data_dir = data.get("dir") or data.get("path") or train.get("data")
+        task = data.get("task") if isinstance(data, dict) else None
+        if task is None and data_dir is not None:
+            try:
+                task = read_manifest(data_dir)["task"]
+            except DatasetError:
+                task = None
+        return cls(data_dir=Path(data_dir) if data_dir else None, task=task,
+                   reverse_answer=bool(train.get("reverse_answer", False)))
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise ModelError(f"unknown device {device!r}; accepted: auto, cpu, cuda, cuda:N")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError(f"device {device!r} requested but CUDA is not available; use --device cpu")
+    return torch.device(device)
+
+
+def check_compatible(trained: TrainedOn, data_dir: Path, tokenizer: Tokenizer, model: torch.nn.Module) -> str:
+    """Raise a clear error if scores of this model on this dataset would be meaningless; return the task."""
+    task = read_manifest(data_dir)["task"]
+    if trained.task is not None and task != trained.task:
+        raise DatasetError(
+            f"{data_dir} is a {task!r} dataset but the run was trained on a {trained.task!r} dataset "
+            f"({trained.data_dir}); evaluate on a {trained.task!r} dataset")
+    vocab = model_vocab_size(model)
+    if vocab is not None and tokenizer.vocab_size > vocab:
+        raise TokenizerError(
+            f"the {tokenizer.name} tokenizer has {tokenizer.vocab_size} tokens but the model's vocabulary "
+            f"has {vocab}; use the tokenizer.json saved with the run")
+    return task
+
+
+def model_vocab_size(model: torch.nn.Module) -> int | None:
+    config = getattr(model, "config", None)
+    size = getattr(config, "vocab_size", None)
+    return int(size) if size is not None else None
+
+
+def model_context(model: torch.nn.Module) -> int | None:
+    size = getattr(getattr(model, "config", None), "max_seq_len", None)
+    return int(size) if size is not None else None
+
+
+def _encode_prompts(tok: Tokenizer, inputs: list[str], where: str) -> list[list[int]]:
+    prompts = []
+    for row, text in enumerate(inputs):
+        try:
+            prompts.append(prompt_ids(tok, text))
+        except TokenizerError as exc:
+            raise TokenizerError(
+                f"{where} row {row}: the run's {tok.name} tokenizer cannot encode this input, so the dataset "
+                f"does not match the run's vocabulary ({exc})") from None
+    return prompts
+
+
+def _crop_left(ids: list[int], limit: int) -> list[int]:
+    """Keep the last ``limit`` tokens: LOLAMEME asks its question (``print``) at the end of the program."""
+    return ids if len(ids) <= limit else ids[len(ids) - limit:]
+
+
+def evaluate_split(model: torch.nn.Module, tok: Tokenizer, data_dir: str | os.PathLike, split: str, *,
+                   train_labels: list[str], reverse_answer: bool = False,
+                   settings: EvalSettings | None = None) -> tuple[dict[str, Any], pa.Table]:
+    """Scores of ``model`` on one split and the per-sample predictions table.
+
+    ``train_labels`` are the training answers the majority baseline is drawn from.
+    """
+    settings = settings or EvalSettings()
+    data_dir = Path(data_dir)
+    where = f"{data_dir}/{split}"
+    table = load_split(data_dir, split)
+    if settings.limit is not None:
+        table = table.slice(0, settings.limit)
+    if table.num_rows == 0:
+        raise DatasetError(f"{where} has no rows to evaluate")
+    inputs = [str(x) for x in table.column("input").to_pylist()]
+    labels = [str(x) for x in table.column("label").to_pylist()]
+    device = resolve_device(settings.device)
+    model = model.to(device).eval()
+    context = model_context(model)
+
+    prompts = _encode_prompts(tok, inputs, where)
+    longest_answer = max(len(answer_ids(tok, a, reverse_answer=reverse_answer)) for a in {*train_labels, *labels})
+    max_new = settings.max_new_tokens or longest_answer + ANSWER_MARGIN
+    sequences, starts = zip(*(encode_sample(tok, x, y, reverse_answer=reverse_answer) for x, y in zip(inputs, labels)))
+    n_cropped = 0
+    if context is not None:
+        if max_new >= context:
+            raise ModelError(f"max_new_tokens {max_new} leaves no room for a prompt in the model's context of {context}")
+        cropped_prompts = [_crop_left(p, context - max_new) for p in prompts]
+        n_cropped = sum(len(a) != len(b) for a, b in zip(prompts, cropped_prompts))
+        prompts = cropped_prompts
+        cut = [max(0, len(s) - context) for s in sequences]
+        sequences = [s[c:] for s, c in zip(sequences, cut)]
+        starts = [max(1, a - c) for a, c in zip(starts, cut)]
+
+    started = time.monotonic()
+    with Progress(2 * len(prompts), f"eval {split}", enabled=settings.progress) as bar:
+        generated = greedy_decode(model, prompts, eos_id=tok.eos_id, max_new_tokens=max_new, pad_id=tok.pad_id,
+                                  batch_size=settings.batch_size, context=context, device=device,
+                                  on_batch=bar.advance)
+        n_tok_correct, n_tok, loss_sum = teacher_forced_scores(
+            model, sequences, starts, pad_id=tok.pad_id, batch_size=settings.batch_size, context=context,
+            device=device, on_batch=bar.advance)
+    seconds = time.monotonic() - started
+
+    predictions = [answer_from_ids(tok, ids, reverse_answer=reverse_answer) for ids in generated]
+    scores = SampleScores(correct=exact_match(predictions, labels), n_token_correct=n_tok_correct,
+                          n_answer_tokens=n_tok, token_loss_sum=loss_sum)
+    majority = majority_answer(train_labels)
+    report = {
+        "split": split,
+        "dataset": str(data_dir),
+        "task": read_manifest(data_dir)["task"],
+        **summarize(scores, labels, majority),
+        "majority_answer": majority,
+        "n_cropped": n_cropped,
+        "decode": {"method": "greedy", "max_new_tokens": max_new, "batch_size": settings.batch_size,
+                   "reverse_answer": reverse_answer, "device": str(device), "limit": settings.limit,
+                   "seconds": round(seconds, 3)},
+        "slices": sliced_scores(table, scores, majority),
+    }
+    predictions_table = pa.table({
+        "input": inputs, "label": labels, "prediction": predictions, "correct": scores.correct,
+        "answer_tokens": n_tok, "answer_tokens_correct": n_tok_correct,
+        "answer_loss": [loss / max(n, 1) for loss, n in zip(loss_sum, n_tok)],
+        **{name: table.column(name) for name in table.column_names if name not in ("input", "label")},
+    })
+    return report, predictions_table
+
+
+def default_splits(data_dir: str | os.PathLike) -> list[str]:
+    """The splits a run is scored on by default: every ``test*`` split of the dataset."""
+    names = list(read_manifest(data_dir)["splits"])
+    tests = [n for n in names if n.startswith("test")]
+    if not tests:
+        raise DatasetError(f"{data_dir} has no test split (splits: {', '.join(names)}); name one with --split")
+    return tests
+
+
+def evaluate_run(run_dir: str | os.PathLike, *, data: str | os.PathLike | None = None,
+                 splits: list[str] | None = None, which: str | int = "best",
+                 settings: EvalSettings | None = None, out_dir: str | os.PathLike | None = None
+                 ) -> dict[str, dict[str, Any]]:
+    """Evaluate checkpoint ``which`` of a run on ``splits`` of ``data`` and write the result files.
+
+    ``data`` defaults to the dataset the run was trained on, ``splits`` to all
+    its test splits, ``out_dir`` to RUN/eval. Returns split name -> report.
+    """
+    from lolameme.train.checkpoint import load_run
+
+    run_dir = Path(run_dir)
+    loaded = load_run(run_dir, which)
+    trained = TrainedOn.from_config(loaded.config)
+    trained.reverse_answer = loaded.reverse_answer
+    if data is None:
+        if trained.data_dir is None:
+            raise DatasetError(f"{run_dir}/config.json does not name the dataset it was trained on; pass --data")
+        data = trained.data_dir
+    data_dir = Path(data)
+    check_compatible(trained, data_dir, loaded.tokenizer, loaded.model)
+    train_labels = majority_source_labels(trained, data_dir)
+    out = Path(out_dir) if out_dir is not None else run_dir / EVAL_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    reports = {}
+    for split in splits or default_splits(data_dir):
+        report, predictions = evaluate_split(loaded.model, loaded.tokenizer, data_dir, split,
+                                             train_labels=train_labels, reverse_answer=trained.reverse_answer,
+                                             settings=settings)
+        report = {"run": str(run_dir), "checkpoint": which, "step": loaded.step, **report}
+        write_parquet_atomic(out / f"{split}.predictions.parquet", predictions)
+        write_json_atomic(out / f"{split}.json", report)
+        reports[split] = report
+    return reports
+
+
+def majority_source_labels(trained: TrainedOn, data_dir: Path) -> list[str]:
+    """Training answers for the majority baseline: the run's own training split, else ``data_dir``'s."""
+    for source in (trained.data_dir, data_dir):
+        if source is None:
+            continue
+        try:
+            if "train" in read_manifest(source)["splits"]:
+                return [str(x) for x in load_split(source, "train", columns=["label"]).column("label").to_pylist()]
+        except LolamemeError:
+            continue
+    raise DatasetError(f"no training split found for the majority baseline (looked in {trained.data_dir} "
+                       f"and {data_dir})")
+
+
+def write_parquet_atomic(path: Path, table: pa.Table) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
