@@ -1,0 +1,85 @@
+"""The ListOps generation config, validated once at the edge.
+
+Keys are named as LRA's own generator flags (``num_train_samples``,
+``max_depth``, ...) so a reader can map them one to one; ``seed`` replaces
+LRA's unseeded ``random`` module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from lolameme.errors import ConfigError
+
+
+class ListOpsConfig(BaseModel):
+    """LRA's ListOps flags; the defaults are LRA's (the ``listops-1000`` preset)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    num_train_samples: int = 96_000
+    num_valid_samples: int = 2_000
+    num_test_samples: int = 2_000
+    max_depth: int = 10  # lists may appear at depth < max_depth (the root has depth 1)
+    max_args: int = 10  # a list has 2..max_args arguments, uniformly
+    min_length: int = 500  # keep a tree only when min_length < LRA length < max_length
+    max_length: int = 2000
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _check(self) -> ListOpsConfig:
+        for key in ("num_train_samples", "num_valid_samples", "num_test_samples", "min_length", "seed"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key}={getattr(self, key)} must be >= 0")
+        if self.total_samples < 1:
+            raise ValueError("num_train_samples + num_valid_samples + num_test_samples must be >= 1")
+        if self.max_depth < 1:
+            raise ValueError(f"max_depth={self.max_depth} must be >= 1 (the root has depth 1)")
+        if self.max_args < 2:
+            raise ValueError(f"max_args={self.max_args} must be >= 2 (a list has 2..max_args arguments)")
+        if self.min_length >= self.max_length - 1:
+            raise ValueError(f"min_length={self.min_length} must be < max_length - 1 (max_length={self.max_length}): "
+                             f"the bounds are strict, so no length would fit")
+        longest = _longest_tree(self.max_depth, self.max_args)
+        if self.min_length >= longest:
+            raise ValueError(f"min_length={self.min_length} admits no tree: with max_depth={self.max_depth} and "
+                             f"max_args={self.max_args} the longest possible tree has length {longest}")
+        return self
+
+    @property
+    def total_samples(self) -> int:
+        return self.num_train_samples + self.num_valid_samples + self.num_test_samples
+
+    def split_sizes(self) -> dict[str, int]:
+        """Split name -> rows, in the order the splits are filled."""
+        return {"train": self.num_train_samples, "val": self.num_valid_samples, "test": self.num_test_samples}
+
+
+def _longest_tree(max_depth: int, max_args: int) -> int:
+    """LRA length of the largest tree the rules allow (every node a full list while it may be)."""
+    length = 1  # a digit at the deepest level
+    for _ in range(max_depth - 1):
+        length = 2 + max_args * length
+    return length
+
+
+def load_config(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> ListOpsConfig:
+    """Merge a preset's config with overrides and validate; ConfigError names the bad key and value."""
+    merged = {**dict(base), **dict(overrides)}
+    try:
+        return ListOpsConfig(**merged)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            key = ".".join(str(part) for part in error["loc"]) or "config"
+            if error["type"] == "extra_forbidden":
+                accepted = ", ".join(ListOpsConfig.model_fields)
+                problems.append(f"unknown key {key!r} (value {error['input']!r}); accepted: {accepted}")
+            elif error["loc"]:
+                problems.append(f"{key}={error['input']!r}: {error['msg']}")
+            else:
+                problems.append(error["msg"].removeprefix("Value error, "))
+        raise ConfigError("bad listops config: " + "; ".join(problems)) from None

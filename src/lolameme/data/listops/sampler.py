@@ -1,0 +1,220 @@
+"""Vectorised ListOps sampling: one chunk of LRA draws at a time, in numpy.
+
+LRA draws a tree depth-first with Python's ``random`` and keeps it only when
+``min_length < length < max_length`` (about 8.6% of draws at LRA's lengths),
+so a straightforward generator spends most of its time building trees it
+throws away. Here a *chunk* of ``CHUNK_DRAWS`` independent draws grows
+breadth-first, all trees at once, one depth level per step:
+
+* every frontier node draws list-or-digit, arity, operator and digit in bulk;
+* each tree's length is counted as it grows; every pending frontier node will
+  add at least 1, so a tree is abandoned the moment ``length + pending``
+  reaches ``max_length`` and its later levels are never drawn;
+* the surviving trees that end inside the bounds are labelled bottom-up and
+  written out as text in a few array operations per level.
+
+Each node is still an independent LRA draw (list with probability 0.25 below
+``max_depth``, arity uniform in 2..max_args, operator and digit uniform), so
+the distribution of accepted trees is LRA's; only the order in which random
+numbers are consumed differs. Chunk ``k`` uses its own generator seeded by
+``(seed, k)`` and its consumption depends on nothing else, so any number of
+workers produce exactly the same chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from lolameme.data.listops.rules import CLOSE_TOKEN, DIGITS, LIST_PROBABILITY, OPEN_TOKENS
+
+#: Draws per chunk: part of the definition of a seed's dataset (recorded in the manifest).
+CHUNK_DRAWS = 16_384
+
+# Token codes: 0-9 digits, 10-13 operators (rules.OPERATORS order), 14 the closing bracket.
+_OP_BASE = 10
+_CLOSE = _OP_BASE + len(OPEN_TOKENS)
+_TOKEN_TEXT = [*DIGITS, *OPEN_TOKENS, CLOSE_TOKEN]
+_WIDTH = max(len(t) for t in _TOKEN_TEXT) + 1
+# Each token's bytes followed by its separating space, padded to a fixed width.
+_TOKEN_BYTES = np.zeros((len(_TOKEN_TEXT), _WIDTH), dtype=np.uint8)
+for _code, _text in enumerate(_TOKEN_TEXT):
+    _TOKEN_BYTES[_code, : len(_text) + 1] = np.frombuffer((_text + " ").encode("ascii"), dtype=np.uint8)
+_TOKEN_WIDTH = np.array([len(t) + 1 for t in _TOKEN_TEXT], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class SamplerParams:
+    """The part of the config that shapes trees (plain ints: cheap to send to workers)."""
+
+    seed: int
+    max_depth: int
+    max_args: int
+    min_length: int
+    max_length: int
+
+
+@dataclass
+class Chunk:
+    """The accepted trees of one chunk, in draw order."""
+
+    index: int
+    draws: int
+    inputs: list[str]
+    labels: np.ndarray  # int8 digits
+    depth: np.ndarray  # deepest operator nesting
+    n_ops: np.ndarray
+    lra_length: np.ndarray
+    digests: list[bytes]  # 16-byte blake2b of each input, for deduplication
+
+
+@dataclass
+class _Level:
+    """The nodes of one depth level, trees in draw order, each parent's children contiguous."""
+
+    tree: np.ndarray  # draw index of the node's tree
+    code: np.ndarray  # token code: digit 0-9 or operator 10-13
+    arity: np.ndarray  # number of children (0 for a digit)
+
+    def select(self, keep: np.ndarray) -> _Level:
+        mask = keep[self.tree]
+        return _Level(self.tree[mask], self.code[mask], self.arity[mask])
+
+
+def chunk_rng(seed: int, index: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
+
+
+def sample_chunk(params: SamplerParams, index: int, draws: int = CHUNK_DRAWS) -> Chunk:
+    """Draw ``draws`` LRA trees for chunk ``index`` and return the accepted ones, labelled."""
+    rng = chunk_rng(params.seed, index)
+    levels, length, accepted = _grow(rng, params, draws)
+    kept = np.flatnonzero(accepted)
+    levels = [level.select(accepted) for level in levels]
+    renumber = np.cumsum(accepted) - 1  # draw index -> index among accepted trees
+    for level in levels:
+        level.tree = renumber[level.tree]
+    labels, sizes = _label(levels)
+    inputs = _render(levels, sizes)
+    return Chunk(
+        index=index,
+        draws=draws,
+        inputs=inputs,
+        labels=labels.astype(np.int8),
+        depth=_depth(levels, len(kept)),
+        n_ops=np.bincount(np.concatenate([lv.tree[lv.arity > 0] for lv in levels]), minlength=len(kept)),
+        lra_length=length[kept],
+        digests=[hashlib.blake2b(text.encode("ascii"), digest_size=16).digest() for text in inputs],
+    )
+
+
+def _grow(rng: np.random.Generator, params: SamplerParams, draws: int) -> tuple[list[_Level], np.ndarray, np.ndarray]:
+    """Grow ``draws`` trees level by level, abandoning each as soon as it cannot fit."""
+    tree = np.arange(draws, dtype=np.int64)  # the frontier: roots first
+    length = np.zeros(draws, dtype=np.int64)  # tokens placed so far, per tree
+    alive = np.ones(draws, dtype=bool)
+    levels: list[_Level] = []
+    for depth in range(1, params.max_depth + 1):
+        if tree.size == 0:
+            break
+        n = tree.size
+        if depth < params.max_depth:
+            is_list = rng.random(n) < LIST_PROBABILITY
+        else:
+            is_list = np.zeros(n, dtype=bool)
+        n_lists = int(is_list.sum())
+        code = np.empty(n, dtype=np.int64)
+        arity = np.zeros(n, dtype=np.int64)
+        list_arity = rng.integers(2, params.max_args + 1, size=n_lists)
+        code[is_list] = _OP_BASE + rng.integers(0, len(OPEN_TOKENS), size=n_lists)
+        code[~is_list] = rng.integers(0, 10, size=n - n_lists)
+        arity[is_list] = list_arity
+        levels.append(_Level(tree, code, arity))
+        length += np.bincount(tree, weights=np.where(is_list, 2, 1), minlength=draws).astype(np.int64)
+        children = np.repeat(tree[is_list], list_arity)
+        pending = np.bincount(children, minlength=draws)
+        alive &= length + pending < params.max_length
+        tree = children[alive[children]]
+    accepted = alive & (length > params.min_length)  # alive already implies length < max_length
+    return levels, length, accepted
+
+
+def _label(levels: list[_Level]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Value and subtree size (LRA length) of every node, computed bottom-up.
+
+    The children of a level's lists are consecutive runs of the next level, in
+    order, so each operator is one segmented numpy reduction.
+    """
+    values: np.ndarray | None = None
+    sizes: list[np.ndarray] = [np.empty(0, np.int64)] * len(levels)
+    child_sizes: np.ndarray | None = None
+    for d in range(len(levels) - 1, -1, -1):
+        level = levels[d]
+        is_list = level.arity > 0
+        value = level.code.copy()  # digits are their own value
+        size = np.ones(level.code.size, dtype=np.int64)
+        if is_list.any():
+            arity = level.arity[is_list]
+            starts = np.concatenate(([0], np.cumsum(arity)[:-1]))
+            results = np.stack([
+                np.minimum.reduceat(values, starts),
+                np.maximum.reduceat(values, starts),
+                _segment_median(values, arity, starts),
+                np.add.reduceat(values, starts) % 10,
+            ])
+            ops = level.code[is_list] - _OP_BASE
+            value[is_list] = results[ops, np.arange(ops.size)]
+            size[is_list] = 2 + np.add.reduceat(child_sizes, starts)
+        values, child_sizes = value, size
+        sizes[d] = size
+    return (values if values is not None else np.empty(0, np.int64)), sizes
+
+
+def _segment_median(values: np.ndarray, arity: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """``int(numpy.median(run))`` for each run of digits (mean of the middle two, truncated)."""
+    segment = np.repeat(np.arange(arity.size, dtype=np.int64), arity)
+    ordered = np.sort(segment * 10 + values) % 10  # sorts within each run, runs stay in order
+    return (ordered[starts + (arity - 1) // 2] + ordered[starts + arity // 2]) // 2
+
+
+def _render(levels: list[_Level], sizes: list[np.ndarray]) -> list[str]:
+    """LRA text of every tree: place each node's tokens at its preorder position, then map codes to bytes."""
+    if not levels or levels[0].tree.size == 0:
+        return []
+    root_sizes = sizes[0]
+    total = int(root_sizes.sum())
+    tokens = np.empty(total, dtype=np.int64)
+    position = np.concatenate(([0], np.cumsum(root_sizes)[:-1]))  # preorder position of each root
+    for d, level in enumerate(levels):
+        tokens[position] = level.code
+        is_list = level.arity > 0
+        if not is_list.any():
+            break
+        tokens[position[is_list] + sizes[d][is_list] - 1] = _CLOSE
+        if d + 1 == len(levels):
+            break
+        # Children follow their parent's opening token, each after its elder siblings' subtrees.
+        arity = level.arity[is_list]
+        child_size = sizes[d + 1]
+        before = np.cumsum(child_size) - child_size  # exclusive running sum over the level
+        run_start = np.concatenate(([0], np.cumsum(arity)[:-1]))
+        position = np.repeat(position[is_list] + 1 - before[run_start], arity) + before
+    width = _TOKEN_WIDTH[tokens]
+    keep = np.arange(_WIDTH) < width[:, None]
+    ends = np.cumsum(root_sizes)  # token index after each tree
+    text_bytes = _TOKEN_BYTES[tokens][keep]
+    byte_end = np.cumsum(width)[ends - 1]  # byte offset after each tree's trailing space
+    text_bytes = np.delete(text_bytes, byte_end - 1)  # drop the space after each tree's last token
+    text = text_bytes.tobytes().decode("ascii")
+    bounds = np.concatenate(([0], byte_end - np.arange(1, ends.size + 1))).tolist()
+    return [text[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _depth(levels: list[_Level], n_trees: int) -> np.ndarray:
+    """Deepest level holding an operator, per tree (0 for a bare digit)."""
+    depth = np.zeros(n_trees, dtype=np.int64)
+    for d, level in enumerate(levels, start=1):
+        depth[level.tree[level.arity > 0]] = d  # later levels overwrite: the maximum
+    return depth
