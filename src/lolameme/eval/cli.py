@@ -1,9 +1,66 @@
-"""CLI verbs of this room; see :mod:`lolameme.cli` for how rooms are assembled."""
+"""Evaluation verbs: ``lolameme eval`` and ``lolameme quickstart``; see :mod:`lolameme.cli` for the assembly."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
     """Add this room's commands to the top-level app."""
+    app.command("eval")(eval_command)
+    app.command("quickstart")(quickstart_command)
+
+
+def _checkpoint(which: str) -> str | int:
+    from lolameme.errors import CheckpointError
+
+    if which in ("best", "last"):
+        return which
+    try:
+        return int(which)
+    except ValueError:
+        raise CheckpointError(f"--checkpoint {which!r} not understood; accepted: best, last or a step number") from None
+
+
+def eval_command(
+    run: Path = typer.Argument(..., help="run directory written by `lolameme train`"),
+    data: Optional[Path] = typer.Option(None, "--data", "-d", help="dataset directory (default: the run's own)"),
+    split: List[str] = typer.Option([], "--split", "-s", help="split to score (repeatable; default: every test* split)"),
+    checkpoint: str = typer.Option("best", "--checkpoint", help="best, last or a step number"),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="prompts decoded together"),
+    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", min=1,
+                                                 help="decoding length limit (default: longest answer + 2)"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="score only the first N rows of each split"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N"),
+    out: Optional[Path] = typer.Option(None, "--out", help="where to write SPLIT.json and predictions (default RUN/eval)"),
+    slices: bool = typer.Option(True, "--slices/--no-slices", help="print the per-annotation tables"),
+) -> None:
+    """Score a trained run by exact match (greedy decoding), beside the majority-answer baseline."""
+    from lolameme.eval.evaluate import EvalSettings, evaluate_run
+    from lolameme.eval.report import print_reports
+
+    settings = EvalSettings(batch_size=batch_size, max_new_tokens=max_new_tokens, limit=limit, device=device)
+    reports = evaluate_run(run, data=data, splits=list(split) or None, which=_checkpoint(checkpoint),
+                           settings=settings, out_dir=out)
+    print_reports(reports, slices=slices, title=f"{run} (checkpoint {checkpoint}): exact match")
+    typer.echo(f"wrote {out or run / 'eval'}/<split>.json and <split>.predictions.parquet", err=True)
+
+
+def quickstart_command(
+    out: Path = typer.Option(Path("lolameme-quickstart"), "--out", "-o", help="directory for the dataset and run"),
+    minutes: float = typer.Option(4.0, "--minutes", min=0.05, help="training budget in minutes of wall-clock time"),
+    model: str = typer.Option("thex-tiny-3", "--model", "-m", help="model preset (see `lolameme models`)"),
+    train_size: int = typer.Option(20000, "--train-size", min=64, help="training programs to generate"),
+    test_size: int = typer.Option(500, "--test-size", min=1, help="programs in each test split"),
+    device: str = typer.Option("cpu", "--device", help="cpu (the quickstart's promise), auto or cuda"),
+    seed: int = typer.Option(0, "--seed", help="seed of the dataset and the training run"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="regenerate the dataset and retrain from scratch"),
+) -> None:
+    """Generate a small corpus, train a tiny model on it for a few minutes, and print its exact match."""
+    from lolameme.eval.quickstart import QuickstartSettings, run_quickstart
+
+    run_quickstart(QuickstartSettings(out=out, minutes=minutes, model=model, train_size=train_size,
+                                      test_size=test_size, device=device, seed=seed, overwrite=overwrite))
