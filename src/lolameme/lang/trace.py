@@ -8,7 +8,7 @@ chain of dependent statements leading to the printed value is ("hops").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from lolameme.lang.ast import Expr, Num, Program, Var
 from lolameme.lang.interpreter import (
@@ -24,9 +24,12 @@ from lolameme.lang.latent import LatentPlan, LatentRules, plan_for
 from lolameme.lang.parser import parse
 
 
-@dataclass(frozen=True, slots=True)
-class StatementTrace:
-    """One executed statement ``target = expression``."""
+class StatementTrace(NamedTuple):
+    """One executed statement ``target = expression``.
+
+    Trace records are NamedTuples (immutable, and several times cheaper to
+    build than frozen dataclasses; the generator traces every sample).
+    """
 
     number: int                     # 1-based position in the program
     target: str                     # canonical name assigned
@@ -40,8 +43,7 @@ class StatementTrace:
     relevant: bool                  # in the backward slice of the printed variable
 
 
-@dataclass(frozen=True, slots=True)
-class Trace:
+class Trace(NamedTuple):
     """The whole run: per-statement records plus the summary the generator stores."""
 
     statements: tuple[StatementTrace, ...]
@@ -63,8 +65,9 @@ def trace(program: str | Program, globals: Globals | None = None, latent: Latent
     plan = plan_for(latent)
     env: dict[str, int] = {}
     defined_by: dict[str, int] = {}  # name -> index of the statement that last assigned it
-    records: list[list] = []
+    records: list[tuple] = []
     hops: list[int] = []
+    n_global_reads = n_latent = max_depth = 0
     for index, statement in enumerate(program.statements):
         reads: list[str] = []
         global_reads: list[str] = []
@@ -74,10 +77,14 @@ def trace(program: str | Program, globals: Globals | None = None, latent: Latent
         except (Undefined, ZeroDivisionError, TooLarge, RecursionError) as exc:
             raise statement_error(f"statement {index + 1}", exc) from None
         depends = sorted({defined_by[n] for n in reads if n in defined_by})
-        hops.append(1 + max((hops[d] for d in depends), default=0))
-        records.append([statement, value, reads, global_reads, fired[0], depth, depends])
+        hops.append(1 + max([hops[d] for d in depends], default=0))
+        records.append((statement.target, value, reads, global_reads, fired[0], depth, depends))
         env[statement.target] = value
         defined_by[statement.target] = index
+        n_global_reads += len(global_reads)
+        n_latent += fired[0]
+        if depth > max_depth:
+            max_depth = depth
 
     printed = program.printed
     printed_global = printed not in env
@@ -86,11 +93,12 @@ def trace(program: str | Program, globals: Globals | None = None, latent: Latent
             output = read_global(printed, globals)
         except Undefined as exc:
             raise statement_error("print statement", exc) from None
+        n_global_reads += 1
     else:
         output = env[printed]
 
-    # Backward slice: walk statements from last to first, keeping a set of
-    # statement indices whose values are needed.
+    # Backward slice: walk statements from last to first, growing the set of
+    # statement indices whose values the printed value needs.
     relevant = [False] * len(records)
     needed = set() if printed_global else {defined_by[printed]}
     for index in range(len(records) - 1, -1, -1):
@@ -99,32 +107,26 @@ def trace(program: str | Program, globals: Globals | None = None, latent: Latent
             needed.update(records[index][6])
 
     statements = tuple(
-        StatementTrace(
-            number=index + 1,
-            target=statement.target,
-            value=value,
-            reads=tuple(reads),
-            global_reads=tuple(global_reads),
-            latent=fired,
-            depth=depth,
-            depends_on=tuple(d + 1 for d in depends),
-            hops=hops[index],
-            relevant=relevant[index],
-        )
-        for index, (statement, value, reads, global_reads, fired, depth, depends) in enumerate(records)
+        [
+            StatementTrace(
+                index + 1, target, value, tuple(reads), tuple(global_reads), fired, depth,
+                tuple([d + 1 for d in depends]), hops[index], relevant[index],
+            )
+            for index, (target, value, reads, global_reads, fired, depth, depends) in enumerate(records)
+        ]
     )
     n_relevant = sum(relevant)
     return Trace(
-        statements=statements,
-        printed=printed,
-        output=output,
-        printed_global=printed_global,
-        hops=0 if printed_global else hops[defined_by[printed]],
-        n_global_reads=sum(len(s.global_reads) for s in statements) + printed_global,
-        n_latent=sum(s.latent for s in statements),
-        n_relevant=n_relevant,
-        n_noise=len(statements) - n_relevant,
-        max_depth=max((s.depth for s in statements), default=0),
+        statements,
+        printed,
+        output,
+        printed_global,
+        0 if printed_global else hops[defined_by[printed]],
+        n_global_reads,
+        n_latent,
+        n_relevant,
+        len(statements) - n_relevant,
+        max_depth,
     )
 
 
