@@ -1,0 +1,142 @@
+"""Pre-tokenised, memory-mapped token cache of one dataset split.
+
+Tokenising a corpus costs more than a few epochs of a tiny model on it, and the
+paper's operator-pretraining set (40M programs, ~4B tokens) does not fit in
+memory. So each split is tokenised once per tokenizer and task format into
+three flat files beside the dataset::
+
+    DATA/.cache/tokens-<split>-<key>/tokens.bin         all samples' ids, end to end (uint16 or uint32)
+                                    /offsets.npy        int64 [N+1]: sample i is tokens[offsets[i]:offsets[i+1]]
+                                    /answer_start.npy   int32 [N]: index of the first answer token in sample i
+                                    /meta.json
+
+``key`` hashes the split file's sha256 (from the manifest), the tokenizer's
+fingerprint, the format version and the answer-digit order, so any change to
+one of them builds a new cache and a stale one is never read. The files are
+opened with ``numpy.memmap``: only the pages of the samples in the current
+batch are read. The split is read in Parquet record batches while building,
+so building is bounded in memory too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lolameme.data.io import load_split, read_manifest
+from lolameme.errors import DatasetError
+from lolameme.tokenizers import Tokenizer
+from lolameme.train.format import FORMAT_VERSION, assemble, reverse_digits
+
+_READ_ROWS = 8192
+
+
+class TokenCache:
+    """Random access to the token ids of every sample of one split (memory-mapped)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        meta = json.loads((self.directory / "meta.json").read_text(encoding="utf-8"))
+        self.meta = meta
+        self.offsets = np.load(self.directory / "offsets.npy", mmap_mode="r")
+        self.answer_start = np.load(self.directory / "answer_start.npy", mmap_mode="r")
+        n_tokens = int(self.offsets[-1])
+        dtype = np.dtype(meta["dtype"])
+        # np.memmap refuses empty files; an empty split simply has no tokens
+        self.tokens = np.memmap(self.directory / "tokens.bin", dtype=dtype, mode="r") if n_tokens else np.zeros(0, dtype)
+        self.lengths = np.diff(self.offsets).astype(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def sample(self, i: int) -> np.ndarray:
+        return np.asarray(self.tokens[self.offsets[i] : self.offsets[i + 1]])
+
+
+def cache_key(split_sha256: str, tok: Tokenizer, reverse_answer: bool) -> str:
+    text = f"{split_sha256}|{tok.fingerprint}|format-{FORMAT_VERSION}|reverse-{int(reverse_answer)}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def token_cache(data_dir: str | Path, split: str, tok: Tokenizer, *, reverse_answer: bool = False) -> TokenCache:
+    """The token cache of ``split`` of the dataset in ``data_dir``, built on first use."""
+    data_dir = Path(data_dir)
+    manifest = read_manifest(data_dir)
+    entry = manifest["splits"].get(split)
+    if entry is None:
+        raise DatasetError(f"{data_dir} has no split {split!r}; it has: {', '.join(manifest['splits'])}")
+    key = cache_key(entry["sha256"], tok, reverse_answer)
+    final = data_dir / ".cache" / f"tokens-{split}-{key}"
+    if (final / "meta.json").is_file():
+        return TokenCache(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.tmp.{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        _build(data_dir, split, entry, tok, reverse_answer, tmp)
+        meta = json.loads((tmp / "meta.json").read_text(encoding="utf-8"))
+        meta.update({"split": split, "split_sha256": entry["sha256"], "tokenizer": tok.name, "key": key})
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        try:
+            tmp.rename(final)
+        except OSError:  # another process finished the same cache first; theirs is identical
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return TokenCache(final)
+
+
+def _record_batches(data_dir: Path, split: str, entry: dict) -> Iterator[pa.RecordBatch]:
+    path = data_dir / entry["file"]
+    if path.suffix == ".parquet":
+        try:
+            parquet = pq.ParquetFile(path)
+            missing = [c for c in ("input", "label") if c not in parquet.schema_arrow.names]
+            if missing:
+                raise DatasetError(f"{path} lacks the core column(s) {missing}")
+            yield from parquet.iter_batches(batch_size=_READ_ROWS, columns=["input", "label"])
+        except (pa.ArrowException, OSError) as exc:
+            raise DatasetError(f"cannot read {path}: {exc}") from exc
+    else:  # JSON lines are small by nature; the dataset layer reads them whole
+        yield from load_split(data_dir, split, columns=["input", "label"]).to_batches(max_chunksize=_READ_ROWS)
+
+
+def _build(data_dir: Path, split: str, entry: dict, tok: Tokenizer, reverse_answer: bool, out: Path) -> None:
+    dtype = np.uint16 if tok.vocab_size <= np.iinfo(np.uint16).max + 1 else np.uint32
+    lengths: list[np.ndarray] = []  # per record batch, so memory stays ~8 bytes per sample
+    answer_starts: list[np.ndarray] = []
+    with open(out / "tokens.bin", "wb") as handle:
+        for batch in _record_batches(data_dir, split, entry):
+            programs = batch.column("input").to_pylist()
+            labels = [str(x) for x in batch.column("label").to_pylist()]
+            if reverse_answer:
+                labels = [reverse_digits(x) for x in labels]
+            chunk: list[int] = []
+            starts, lens = [], []
+            for p_ids, l_ids in zip(tok.encode_batch(programs), tok.encode_batch(labels)):
+                ids, start = assemble(tok, p_ids, l_ids)
+                chunk.extend(ids)
+                starts.append(start)
+                lens.append(len(ids))
+            np.asarray(chunk, dtype=dtype).tofile(handle)
+            lengths.append(np.asarray(lens, dtype=np.int64))
+            answer_starts.append(np.asarray(starts, dtype=np.int32))
+    all_lengths = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
+    offsets = np.zeros(len(all_lengths) + 1, dtype=np.int64)
+    np.cumsum(all_lengths, out=offsets[1:])
+    np.save(out / "offsets.npy", offsets)
+    np.save(out / "answer_start.npy", np.concatenate(answer_starts) if answer_starts else np.zeros(0, np.int32))
+    meta = {"rows": len(all_lengths), "tokens": int(offsets[-1]), "dtype": np.dtype(dtype).name,
+            "reverse_answer": reverse_answer, "format_version": FORMAT_VERSION}
+    (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,49 @@
+"""How far a run has got, and the learning rate that goes with it.
+
+A budget can be given in optimizer steps, epochs, tokens or minutes, or several
+at once (training stops at whichever runs out first). :class:`Budget` turns the
+run's counters into one number, *progress* in [0, 1], and the learning rate is a
+function of the step (for warm-up) and of progress (for the cosine decay), so
+the same schedule serves every kind of budget and a curriculum's stages share
+one schedule.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass
+class Counters:
+    """Everything the run has consumed so far; saved in every checkpoint."""
+
+    step: int = 0  # optimizer steps done
+    samples: int = 0  # training samples seen (all ranks)
+    tokens: int = 0  # non-padding input tokens seen (all ranks)
+    elapsed: float = 0.0  # seconds of training, over all sessions of a resumed run
+
+
+@dataclass(frozen=True)
+class Budget:
+    steps: int | None = None
+    samples: float | None = None  # epochs x training-set size
+    tokens: int | None = None
+    seconds: float | None = None
+
+    def progress(self, c: Counters) -> float:
+        """Fraction of the budget used: the largest over the limits that are set."""
+        fractions = [
+            used / limit
+            for used, limit in ((c.step, self.steps), (c.samples, self.samples), (c.tokens, self.tokens), (c.elapsed, self.seconds))
+            if limit is not None
+        ]
+        return min(1.0, max(fractions))
+
+
+def lr_factor(step: int, progress: float, warmup_steps: int, min_lr_ratio: float) -> float:
+    """Multiplier of the peak learning rate: linear warm-up over ``warmup_steps`` steps, times a
+    cosine decay from 1 to ``min_lr_ratio`` over the run's progress."""
+    warm = min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else 1.0
+    cosine = min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
+    return warm * cosine
