@@ -1,0 +1,62 @@
+"""Parameter counts of the paper presets (built on the meta device) and adapter placement."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lolameme.models import build_model
+
+PAPER_COUNTS = {"gpt2": 124_439_808, "hyena": 153_700_416}
+THEX_COUNT = 155_990_880
+HYENA_BLOCK, GPT2_BLOCK, ADAPTERS = 6_126_144, 7_087_872, 1_328_736
+
+
+def meta_model(name: str, **overrides):
+    with torch.device("meta"):
+        return build_model(name, **overrides)
+
+
+def block_count(module) -> int:
+    return sum(parameter.numel() for parameter in module.parameters())
+
+
+@pytest.mark.parametrize("name", ["gpt2", "hyena"])
+def test_paper_baselines_have_the_papers_parameter_counts(name):
+    assert meta_model(name).num_parameters() == PAPER_COUNTS[name]
+
+
+@pytest.mark.parametrize("index", range(18))
+def test_every_thex_has_the_papers_parameter_count_and_adapters_only_at_width_changes(index):
+    model = meta_model(f"thex-{index}")
+    assert model.num_parameters() == THEX_COUNT
+    assert model.num_parameters() == PAPER_COUNTS["hyena"] - HYENA_BLOCK + GPT2_BLOCK + ADAPTERS
+    assert [block.kind for block in model.layers] == ["hyena"] * index + ["gpt2"] + ["hyena"] * (17 - index)
+    after = f"into_{index + 1}" if index < 17 else "into_head"
+    assert sorted(model.adapters) == sorted([f"into_{index}", after])
+    assert (model.adapters[f"into_{index}"].in_features, model.adapters[f"into_{index}"].out_features) == (864, 768)
+    assert (model.adapters[after].in_features, model.adapters[after].out_features) == (768, 864)
+
+
+def test_block_counts_match_the_issue():
+    hyena, thex = meta_model("hyena"), meta_model("thex-9")
+    assert block_count(hyena.layers[0]) == HYENA_BLOCK
+    assert block_count(thex.layers[9]) == GPT2_BLOCK
+    assert sum(block_count(adapter) for adapter in thex.adapters.values()) == ADAPTERS
+    # Hyena pads the vocabulary to a multiple of 8 and counts its positional features (2048 x 33).
+    assert hyena.token_embedding.weight.shape == (50264, 864)
+    assert hyena.layers[0].mixer.filter.pos_features.shape == (2048, 33)
+
+
+def test_hybrids_of_any_shape_get_adapters_exactly_where_widths_change():
+    model = meta_model("gpt2:64*2,hyena:72,gpt2:64,hyena:96*2", vocab_size=50, n_head=4)
+    assert model.config.d_embed == 64
+    assert sorted(model.adapters) == ["into_2", "into_3", "into_4", "into_head"]
+    uniform = meta_model("gpt2:64,hyena:64*2", vocab_size=50, n_head=4)
+    assert len(uniform.adapters) == 0
+
+
+def test_learned_positions_add_exactly_context_times_width():
+    with_positions = meta_model("hyena-tiny", vocab_size=50, pos_encoding="learned", max_seq_len=128)
+    without = meta_model("hyena-tiny", vocab_size=50, pos_encoding="none", max_seq_len=128)
+    assert with_positions.num_parameters() - without.num_parameters() == 128 * 144
