@@ -51,9 +51,12 @@ def read_global(name: str, globals: Globals | None) -> int:
     re-keying the whole table per call) keeps big tables cheap.
     """
     if globals is not None:
-        value = globals.get(name)
-        if value is None and not name.islower():
-            value = globals.get(to_snake(name))
+        try:
+            value = globals.get(name)
+            if value is None and not name.islower():
+                value = globals.get(to_snake(name))
+        except AttributeError:
+            raise ConfigError(f"globals must be a mapping of names to integers, got {type(globals).__name__}") from None
         if value is not None:
             if type(value) is int:
                 return value
