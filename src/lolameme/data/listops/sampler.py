@@ -93,7 +93,7 @@ def sample_chunk(params: SamplerParams, index: int, draws: int = CHUNK_DRAWS) ->
     levels, length, accepted = _grow(rng, params, draws)
     kept = np.flatnonzero(accepted)
     levels = [level.select(accepted) for level in levels]
-    renumber = np.cumsum(accepted) - 1  # draw index -> index among accepted trees
+    renumber = (np.cumsum(accepted) - 1).astype(np.int32)  # draw index -> index among accepted trees
     for level in levels:
         level.tree = renumber[level.tree]
     labels, sizes = _label(levels)
@@ -112,8 +112,8 @@ def sample_chunk(params: SamplerParams, index: int, draws: int = CHUNK_DRAWS) ->
 
 def _grow(rng: np.random.Generator, params: SamplerParams, draws: int) -> tuple[list[_Level], np.ndarray, np.ndarray]:
     """Grow ``draws`` trees level by level, abandoning each as soon as it cannot fit."""
-    tree = np.arange(draws, dtype=np.int64)  # the frontier: roots first
-    length = np.zeros(draws, dtype=np.int64)  # tokens placed so far, per tree
+    tree = np.arange(draws, dtype=np.int32)  # the frontier: roots first
+    length = np.zeros(draws, dtype=np.int32)  # tokens placed so far, per tree
     alive = np.ones(draws, dtype=bool)
     levels: list[_Level] = []
     for depth in range(1, params.max_depth + 1):
@@ -125,14 +125,14 @@ def _grow(rng: np.random.Generator, params: SamplerParams, draws: int) -> tuple[
         else:
             is_list = np.zeros(n, dtype=bool)
         n_lists = int(is_list.sum())
-        code = np.empty(n, dtype=np.int64)
-        arity = np.zeros(n, dtype=np.int64)
-        list_arity = rng.integers(2, params.max_args + 1, size=n_lists)
-        code[is_list] = _OP_BASE + rng.integers(0, len(OPEN_TOKENS), size=n_lists)
-        code[~is_list] = rng.integers(0, 10, size=n - n_lists)
+        code = np.empty(n, dtype=np.int32)
+        arity = np.zeros(n, dtype=np.int32)
+        list_arity = rng.integers(2, params.max_args + 1, size=n_lists, dtype=np.int32)
+        code[is_list] = _OP_BASE + rng.integers(0, len(OPEN_TOKENS), size=n_lists, dtype=np.int32)
+        code[~is_list] = rng.integers(0, 10, size=n - n_lists, dtype=np.int32)
         arity[is_list] = list_arity
         levels.append(_Level(tree, code, arity))
-        length += np.bincount(tree, weights=np.where(is_list, 2, 1), minlength=draws).astype(np.int64)
+        length += np.bincount(tree, minlength=draws) + np.bincount(tree[is_list], minlength=draws)  # 1 per node, +1 per list
         children = np.repeat(tree[is_list], list_arity)
         pending = np.bincount(children, minlength=draws)
         alive &= length + pending < params.max_length
@@ -154,7 +154,7 @@ def _label(levels: list[_Level]) -> tuple[np.ndarray, list[np.ndarray]]:
         level = levels[d]
         is_list = level.arity > 0
         value = level.code.copy()  # digits are their own value
-        size = np.ones(level.code.size, dtype=np.int64)
+        size = np.ones(level.code.size, dtype=np.int32)
         if is_list.any():
             arity = level.arity[is_list]
             starts = np.concatenate(([0], np.cumsum(arity)[:-1]))
@@ -174,7 +174,7 @@ def _label(levels: list[_Level]) -> tuple[np.ndarray, list[np.ndarray]]:
 
 def _segment_median(values: np.ndarray, arity: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """``int(numpy.median(run))`` for each run of digits (mean of the middle two, truncated)."""
-    segment = np.repeat(np.arange(arity.size, dtype=np.int64), arity)
+    segment = np.repeat(np.arange(arity.size, dtype=np.int32), arity)
     ordered = np.sort(segment * 10 + values) % 10  # sorts within each run, runs stay in order
     return (ordered[starts + (arity - 1) // 2] + ordered[starts + arity // 2]) // 2
 
@@ -185,7 +185,7 @@ def _render(levels: list[_Level], sizes: list[np.ndarray]) -> list[str]:
         return []
     root_sizes = sizes[0]
     total = int(root_sizes.sum())
-    tokens = np.empty(total, dtype=np.int64)
+    tokens = np.empty(total, dtype=np.uint8)
     position = np.concatenate(([0], np.cumsum(root_sizes)[:-1]))  # preorder position of each root
     for d, level in enumerate(levels):
         tokens[position] = level.code
@@ -201,14 +201,14 @@ def _render(levels: list[_Level], sizes: list[np.ndarray]) -> list[str]:
         before = np.cumsum(child_size) - child_size  # exclusive running sum over the level
         run_start = np.concatenate(([0], np.cumsum(arity)[:-1]))
         position = np.repeat(position[is_list] + 1 - before[run_start], arity) + before
-    width = _TOKEN_WIDTH[tokens]
-    keep = np.arange(_WIDTH) < width[:, None]
+    # Every token becomes _WIDTH bytes "<token> " padded with zero bytes; the zeros are then dropped.
+    padded = _TOKEN_BYTES[tokens]
     ends = np.cumsum(root_sizes)  # token index after each tree
-    text_bytes = _TOKEN_BYTES[tokens][keep]
-    byte_end = np.cumsum(width)[ends - 1]  # byte offset after each tree's trailing space
-    text_bytes = np.delete(text_bytes, byte_end - 1)  # drop the space after each tree's last token
-    text = text_bytes.tobytes().decode("ascii")
-    bounds = np.concatenate(([0], byte_end - np.arange(1, ends.size + 1))).tolist()
+    last = ends - 1
+    padded[last, _TOKEN_WIDTH[tokens[last]] - 1] = 0  # no space after a tree's last token
+    flat = padded.ravel()
+    text = flat[flat != 0].tobytes().decode("ascii")
+    bounds = np.concatenate(([0], np.cumsum(_TOKEN_WIDTH[tokens])[last] - np.arange(1, ends.size + 1))).tolist()
     return [text[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
