@@ -1,9 +1,160 @@
-"""CLI verbs of this room; see :mod:`lolameme.cli` for how rooms are assembled."""
+"""``lolameme experiment run|status|report|list``: the paper's experiments from their specs."""
 
 from __future__ import annotations
 
+import shutil
+import sys
+from pathlib import Path
+from typing import Optional
+
 import typer
+
+experiment_app = typer.Typer(help="Run the paper's experiments from specs (experiments/*.yaml) and report them.",
+                             no_args_is_help=True)
+
+SPEC_ARG = typer.Argument(..., help="experiment name (experiments/<name>.yaml) or path to a spec file")
+SCALE_OPT = typer.Option("tiny", "--scale", "-s", help="micro, tiny, small or paper")
+SEEDS_OPT = typer.Option(None, "--seeds", min=1, help="number of seeds, 0..N-1 (default: the scale's)")
+WORK_OPT = typer.Option(None, "--work", help="work directory (default runs/experiments/<spec>/<scale>)")
 
 
 def register(app: typer.Typer) -> None:
     """Add this room's commands to the top-level app."""
+    app.add_typer(experiment_app, name="experiment")
+
+
+def _work(spec_name: str, scale: str, work: Optional[Path]) -> Path:
+    from lolameme.experiments.store import default_work_dir
+
+    return work if work is not None else default_work_dir(spec_name, scale)
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+@experiment_app.command("list")
+def list_command() -> None:
+    """List the experiment specs found."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from lolameme.experiments.spec import list_specs, load_spec
+
+    table = Table(title="experiments")
+    for column in ("name", "paper", "title", "models", "datasets", "scales"):
+        table.add_column(column)
+    for path in list_specs():
+        spec = load_spec(path)
+        table.add_row(spec.name, spec.paper, spec.title, str(len(spec.models)), str(len(spec.datasets)),
+                      ", ".join(spec.scales))
+    Console().print(table)
+
+
+@experiment_app.command("run")
+def run_command(
+    spec: str = SPEC_ARG,
+    scale: str = SCALE_OPT,
+    seeds: Optional[int] = SEEDS_OPT,
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="cells side by side (threads split between them; one GPU each)"),
+    shard: Optional[str] = typer.Option(None, "--shard", help="i/n: run only shard i of n (1-based), e.g. 1/2 and 2/2"),
+    work: Optional[Path] = WORK_OPT,
+    report: bool = typer.Option(True, "--report/--no-report", help="write the report when the run ends"),
+    reports: Path = typer.Option(Path("reports"), "--reports", help="reports root folder"),
+) -> None:
+    """Train and evaluate every (dataset, model, seed) cell; finished cells are skipped (resume)."""
+    from lolameme.experiments.cells import parse_shard
+    from lolameme.experiments.runner import run_experiment
+    from lolameme.experiments.spec import load_spec
+
+    loaded = load_spec(spec)
+    progress = jobs == 1 and sys.stderr.isatty()
+    summary = run_experiment(loaded, scale, seeds=seeds, jobs=jobs, shard=parse_shard(shard),
+                             work=_work(loaded.name, scale, work), progress=progress, log=_log)
+    if report:
+        path = _write_report(loaded, scale, seeds, _work(loaded.name, scale, work), reports)
+        _log(f"report: {path}")
+    typer.echo(f"{len(summary.finished)} cell(s) finished, {summary.skipped} skipped, {summary.cells} in this shard")
+
+
+@experiment_app.command("status")
+def status_command(
+    spec: str = SPEC_ARG,
+    scale: str = SCALE_OPT,
+    seeds: Optional[int] = SEEDS_OPT,
+    shard: Optional[str] = typer.Option(None, "--shard", help="i/n: show only shard i of n"),
+    work: Optional[Path] = WORK_OPT,
+) -> None:
+    """Show which cells are done, running, interrupted or pending."""
+    from collections import Counter
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from lolameme.experiments.cells import enumerate_cells, parse_shard, seed_list, select_shard
+    from lolameme.experiments.spec import load_spec
+    from lolameme.experiments.store import WorkDir, read_json
+
+    loaded = load_spec(spec)
+    n_seeds = seeds or loaded.scale(scale).seeds
+    wd = WorkDir(_work(loaded.name, scale, work))
+    cells = select_shard(enumerate_cells(loaded, scale, seed_list(n_seeds)), parse_shard(shard))
+    table = Table(title=f"{loaded.name} at {scale}: {wd.root}")
+    for column in ("cell", "state", "scores"):
+        table.add_column(column)
+    states = Counter()
+    for cell in cells:
+        state = wd.state(cell)
+        states[state] += 1
+        scores = ""
+        if state == "done":
+            result = read_json(wd.result_path(cell))
+            scores = "  ".join(f"{s}={v.get('exact_match', 0):.4f}" for s, v in result["splits"].items())
+        table.add_row(cell.id, state, scores)
+    console = Console()
+    console.print(table)
+    console.print(", ".join(f"{states[s]} {s}" for s in ("done", "running", "interrupted", "pending")) +
+                  f" of {len(cells)} cells")
+
+
+@experiment_app.command("report")
+def report_command(
+    spec: str = SPEC_ARG,
+    scale: str = SCALE_OPT,
+    seeds: Optional[int] = SEEDS_OPT,
+    work: Optional[Path] = WORK_OPT,
+    reports: Path = typer.Option(Path("reports"), "--reports", help="reports root folder"),
+) -> None:
+    """Write reports/<scale>/<spec>.md (+ PNG figures, results table) and the summary reports/README.md."""
+    from lolameme.experiments.spec import load_spec
+
+    loaded = load_spec(spec)
+    path = _write_report(loaded, scale, seeds, _work(loaded.name, scale, work), reports)
+    typer.echo(str(path))
+
+
+def _write_report(spec, scale: str, seeds: Optional[int], work: Path, reports: Path) -> Path:
+    """Rebuild the results table from the work dir (if there is one), copy it beside the report, write both."""
+    from lolameme.errors import ExperimentError
+    from lolameme.experiments.cells import enumerate_cells, seed_list
+    from lolameme.experiments.report import write_report
+    from lolameme.experiments.results import build_table, read_table, write_table
+    from lolameme.experiments.store import WorkDir
+    from lolameme.experiments.summary import RESULTS_SUFFIX, write_summary
+
+    out_dir = reports / scale
+    out_dir.mkdir(parents=True, exist_ok=True)
+    copy = out_dir / f"{spec.name}{RESULTS_SUFFIX}"
+    wd = WorkDir(work)
+    if (wd.root / "cells").is_dir():
+        write_table(build_table(wd.results()), wd.results_table())
+        shutil.copyfile(wd.results_table(), copy)
+    elif not copy.is_file():
+        raise ExperimentError(f"no results for {spec.name} at {scale}: neither {wd.root}/cells nor {copy} exists; "
+                              f"run `lolameme experiment run {spec.name} --scale {scale}` first")
+    rows = read_table(copy).to_pylist()
+    n_seeds = seeds or max([spec.scale(scale).seeds, *(r["seed"] + 1 for r in rows)])
+    expected = len(enumerate_cells(spec, scale, seed_list(n_seeds)))
+    path = write_report(spec, scale, rows, out_dir, seeds=n_seeds, expected_cells=expected)
+    write_summary(reports)
+    return path

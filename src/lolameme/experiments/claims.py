@@ -1,0 +1,112 @@
+"""Reading a comparison: does a finding of the paper hold in our numbers?
+
+A claim (see :class:`~lolameme.experiments.spec.Claim`) is checked on a table
+column or on a figure averaged over its x values. The verdict is yes, no or
+undecided: *undecided* whenever a compared model has no finished cell, so a
+partial experiment never yields an invented answer. A "yes" whose margin is
+within one standard deviation over seeds is flagged as weak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lolameme.experiments.results import Aggregate, aggregate, mean_std
+from lolameme.experiments.spec import Claim, ExperimentSpec
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Our score (over seeds) and the paper's number per paper model, on one column or figure."""
+
+    ours: dict[str, Aggregate | None]
+    paper: dict[str, float]
+    higher_is_better: bool
+
+
+@dataclass(frozen=True)
+class Verdict:
+    holds: bool | None  # None: some compared model has no result
+    weak: bool  # holds, but by less than one standard deviation
+    detail: str  # the numbers behind it
+    paper_holds: bool | None  # the same check on the paper's numbers, where the table gives them
+
+    @property
+    def word(self) -> str:
+        if self.holds is None:
+            return "undecided (missing cells)"
+        return ("yes (within noise)" if self.weak else "yes") if self.holds else "no"
+
+
+def paper_mean(value: float | tuple[float, float] | list[float]) -> float:
+    return float(value[0]) if isinstance(value, (tuple, list)) else float(value)
+
+
+def target_scores(spec: ExperimentSpec, mapping: dict[str, str], rows: list[dict], on: str) -> Scores:
+    """Scores of every paper model on a column title or a figure id."""
+    column = next((c for c in spec.table.columns if c.title == on), None) if spec.table else None
+    if column is not None:
+        agg = aggregate(rows, "exact_match")
+        ours = {m: agg.get((column.dataset, mapping[m], column.split)) for m in spec.models}
+        return Scores(ours, {m: paper_mean(v) for m, v in column.paper.items()}, True)
+    figure = next(f for f in spec.figures if f.id == on)
+    agg = aggregate(rows, figure.metric)
+    datasets = [d.id for d in spec.datasets]
+    # Average over the x values that every model has, so a missing point never tilts a comparison.
+    common = [d for d in datasets if all((d, mapping[m], figure.split) in agg for m in spec.models)]
+    ours: dict[str, Aggregate | None] = {}
+    for m in spec.models:
+        if not common:
+            ours[m] = None
+            continue
+        points = [agg[(d, mapping[m], figure.split)] for d in common]
+        seeds = sorted(set.intersection(*(set(p.seeds) for p in points)))
+        mean = sum(p.mean for p in points) / len(points)
+        # Spread over seeds of the per-seed average across x (available when seeds line up).
+        per_seed = [sum(_seed_value(rows, d, mapping[m], figure.split, figure.metric, s) for d in common) / len(common)
+                    for s in seeds]
+        std = mean_std(per_seed)[1] if len(per_seed) >= 2 else None
+        ours[m] = Aggregate(mean, std, tuple(seeds))
+    return Scores(ours, {}, figure.metric != "token_loss")
+
+
+def _seed_value(rows: list[dict], dataset: str, model: str, split: str, metric: str, seed: int) -> float:
+    for row in rows:
+        if (row["dataset"], row["model"], row["split"], row["seed"]) == (dataset, model, split, seed):
+            return float(row[metric])
+    raise KeyError((dataset, model, split, seed))
+
+
+def _beats(a: float, b: float, higher: bool) -> bool:
+    return a > b if higher else a < b
+
+
+def check(claim: Claim, scores: Scores, mapping: dict[str, str]) -> Verdict:
+    """Check ``claim`` on our scores and, where given, on the paper's."""
+    higher = scores.higher_is_better
+    if claim.kind == "beats":
+        others = [claim.other]
+    else:  # best / worst: against every model that is a different trained model
+        others = [m for m in scores.ours if mapping[m] != mapping[claim.model]]
+    want_above = (claim.kind != "worst")
+
+    def verdict_on(values: dict[str, float]) -> bool | None:
+        if claim.model not in values or any(o not in values for o in others):
+            return None
+        mine = values[claim.model]
+        if want_above:
+            return all(_beats(mine, values[o], higher) for o in others)
+        return all(_beats(values[o], mine, higher) for o in others)
+
+    ours = {m: a.mean for m, a in scores.ours.items() if a is not None}
+    holds = verdict_on(ours)
+    if mapping.get(claim.model) == mapping.get(claim.other or ""):
+        holds = None  # both paper models are one trained model at this scale: nothing to compare
+    detail = "; ".join(f"{m} {ours[m]:.4f}" if m in ours else f"{m} missing" for m in [claim.model, *others])
+    weak = False
+    if holds:
+        nearest = min(others, key=lambda o: abs(ours[claim.model] - ours[o]))
+        margin = abs(ours[claim.model] - ours[nearest])
+        spreads = [s for s in (scores.ours[claim.model].std, scores.ours[nearest].std) if s is not None]
+        weak = bool(spreads) and margin <= max(spreads)
+    return Verdict(holds, weak, detail, verdict_on(scores.paper) if scores.paper else None)

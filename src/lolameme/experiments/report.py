@@ -1,0 +1,294 @@
+"""The Markdown report of one experiment at one scale, with PNG figures in the paper's form.
+
+Everything is read from the results table (one row per cell and split), so a
+report can be rebuilt from a committed ``results.parquet`` alone. Cells that
+have not finished are shown as missing, with how many seeds each number
+averages; nothing is filled in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from lolameme.experiments.claims import check, paper_mean, target_scores
+from lolameme.experiments.models import describe_mapping, model_mapping
+from lolameme.experiments.results import Aggregate, aggregate, slice_means
+from lolameme.experiments.spec import Column, ExperimentSpec, Figure
+
+#: Annotation columns whose slices explain a result, in order of preference (design.md).
+SLICE_COLUMNS = ("uses_globals", "hops", "n_global_reads", "n_latent", "depth", "n_ops")
+FIGURE_DPI = 110
+
+
+def display_name(paper_model: str) -> str:
+    return {"gpt2": "GPT-2", "hyena": "Hyena"}.get(paper_model, paper_model.replace("thex-", "THEX-"))
+
+
+def fmt_agg(agg: Aggregate | None, expected_seeds: int) -> str:
+    """``0.1234 (0.0056)``; std ``–`` for one seed; ``[k/n seeds]`` when seeds are missing."""
+    if agg is None:
+        return "missing"
+    std = "–" if agg.std is None else f"{agg.std:.4f}"
+    partial = f" [{agg.n}/{expected_seeds} seeds]" if agg.n < expected_seeds else ""
+    return f"{agg.mean:.4f} ({std}){partial}"
+
+
+def fmt_paper(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, (tuple, list)):
+        return f"{value[0]:.4f} ({value[1]:.4f})"
+    return f"{value:.4f}".rstrip("0").rstrip(".") if value else "0"
+
+
+def _baseline(rows: list[dict], dataset: str, split: str) -> float | None:
+    """The majority-answer baseline of a split (a property of the data: the same in every cell)."""
+    values = [r["majority_baseline"] for r in rows
+              if r["dataset"] == dataset and r["split"] == split and r.get("majority_baseline") is not None]
+    return sum(values) / len(values) if values else None
+
+
+# ---------------------------------------------------------------- sections
+
+
+def _heading(spec: ExperimentSpec, scale: str) -> str:
+    shrunk = spec.scale(scale).shrunk
+    title = f"# {spec.name} ({spec.paper}) at scale `{scale}`"
+    return f"{title}: task shrunk ({shrunk})" if shrunk else title
+
+
+def _setup(spec: ExperimentSpec, scale: str, mapping: dict[str, str], rows: list[dict],
+           expected_cells: int, seeds: int) -> list[str]:
+    s = spec.scale(scale)
+    done = len({r["cell"] for r in rows})
+    lines = [f"**{spec.title}.** {spec.description.strip()}", ""]
+    if s.shrunk:
+        lines += [f"**Shrunk at this scale:** {s.shrunk}. The paper's task runs unshrunk at `small` and `paper` scale.", ""]
+    if s.note:
+        lines += [f"**Note:** {s.note}", ""]
+    lines += [f"Cells finished: **{done} of {expected_cells}** ({seeds} seeds). "
+              "Numbers are exact match, mean (sample std) over seeds; `missing` marks cells without results.", ""]
+    lines += ["Models (paper name -> preset at this scale):", "", "```", describe_mapping(mapping, s.models), "```", ""]
+    lines.append("Datasets:")
+    for d in spec.datasets_at(scale):
+        lines.append(f"- `{d.id}`: preset `{d.preset}`, overrides {json.dumps(d.overrides) if d.overrides else 'none'}")
+    lines.append(f"- scale overrides (every dataset of a task): {json.dumps(s.data)}")
+    recipe = f"recipe `{s.recipe}`, " if s.recipe else ""
+    lines += [f"\nTraining: tokenizer {json.dumps(s.tokenizer)}, {recipe}settings {json.dumps(s.train)}; "
+              f"evaluation: {json.dumps(s.eval.model_dump())}.", ""]
+    return lines
+
+
+def _table(spec: ExperimentSpec, mapping: dict[str, str], rows: list[dict], seeds: int) -> list[str]:
+    table = spec.table
+    agg = aggregate(rows, "exact_match")
+    head = ["Model", "ours"] + [f"{c.title}: {part}" for c in table.columns for part in ("ours", "paper")]
+    lines = [f"## {table.source}: {table.caption}", "", "| " + " | ".join(head) + " |",
+             "|" + "---|" * len(head)]
+    for m in spec.models:
+        cells = [display_name(m), f"`{mapping[m]}`"]
+        for c in table.columns:
+            cells += [fmt_agg(agg.get((c.dataset, mapping[m], c.split)), seeds), fmt_paper(c.paper.get(m))]
+        lines.append("| " + " | ".join(cells) + " |")
+    base = ["majority answer", "–"]
+    for c in table.columns:
+        value = _baseline(rows, c.dataset, c.split)
+        base += ["missing" if value is None else f"{value:.4f}", "–"]
+    lines.append("| " + " | ".join(base) + " |")
+    shared = _shared_note(spec.models, mapping)
+    lines += ["", *( [shared, ""] if shared else [] )]
+    lines += [f"- {_column_reading(spec, c, mapping, agg)}" for c in table.columns]
+    return lines + [""]
+
+
+def _shared_note(models: list[str], mapping: dict[str, str]) -> str:
+    groups: dict[str, list[str]] = {}
+    for m in models:
+        groups.setdefault(mapping[m], []).append(display_name(m))
+    shared = [f"{', '.join(g)} (`{p}`)" for p, g in groups.items() if len(g) > 1]
+    return ("Rows that share a preset are one trained model at this scale: " + "; ".join(shared) + ".") if shared else ""
+
+
+def _column_reading(spec: ExperimentSpec, column: Column, mapping: dict[str, str], agg: dict) -> str:
+    """One line: our best and worst model on the column, beside the paper's."""
+    ours = {m: agg[(column.dataset, mapping[m], column.split)].mean for m in spec.models
+            if (column.dataset, mapping[m], column.split) in agg}
+    text = f"**{column.title}**: "
+    if len(ours) < len(spec.models):
+        text += f"ours incomplete ({len(ours)} of {len(spec.models)} models)"
+        if ours:
+            text += f", best so far {display_name(max(ours, key=ours.get))}"
+    else:
+        best, worst = max(ours, key=ours.get), min(ours, key=ours.get)
+        text += f"ours best {display_name(best)} ({ours[best]:.4f}), worst {display_name(worst)} ({ours[worst]:.4f})"
+    if column.paper:
+        paper = {m: paper_mean(v) for m, v in column.paper.items()}
+        pb, pw = max(paper, key=paper.get), min(paper, key=paper.get)
+        text += f"; paper best {display_name(pb)} ({paper[pb]:.4f}), worst {display_name(pw)} ({paper[pw]:.4f})"
+    return text + "."
+
+
+def _claims(spec: ExperimentSpec, mapping: dict[str, str], rows: list[dict]) -> list[str]:
+    if not spec.claims:
+        return []
+    lines = ["## Does the paper's finding hold here?", "", "| paper's finding | target | here | our numbers | paper's numbers agree |",
+             "|---|---|---|---|---|"]
+    for claim in spec.claims:
+        verdict = check(claim, target_scores(spec, mapping, rows, claim.target), mapping)
+        paper = {True: "yes", False: "no", None: "stated in the text"}[verdict.paper_holds]
+        lines.append(f"| {claim.text} | {claim.target} | {verdict.word} | {verdict.detail} | {paper} |")
+    return lines + [""]
+
+
+def _figure_points(spec: ExperimentSpec, scale: str, figure: Figure, mapping: dict[str, str],
+                   rows: list[dict]) -> dict[str, list[tuple[float, Aggregate]]]:
+    agg = aggregate(rows, figure.metric)
+    points: dict[str, list[tuple[float, Aggregate]]] = {}
+    for m in spec.models:
+        series = [(d.x, agg[(d.id, mapping[m], figure.split)]) for d in spec.datasets_at(scale)
+                  if (d.id, mapping[m], figure.split) in agg]
+        points[m] = series
+    return points
+
+
+def plot_figure(spec: ExperimentSpec, scale: str, figure: Figure, mapping: dict[str, str], rows: list[dict],
+                path: Path) -> None:
+    """Metric against x, one line per model, a band of one std over seeds; written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    drawn: set[str] = set()
+    for m, series in _figure_points(spec, scale, figure, mapping, rows).items():
+        if not series or mapping[m] in drawn:
+            continue
+        drawn.add(mapping[m])
+        xs = [x for x, _ in series]
+        means = [a.mean for _, a in series]
+        stds = [a.std or 0.0 for _, a in series]
+        (line,) = ax.plot(xs, means, marker="o", label=f"{display_name(m)} ({mapping[m]})")
+        ax.fill_between(xs, [u - s for u, s in zip(means, stds)], [u + s for u, s in zip(means, stds)],
+                        color=line.get_color(), alpha=0.2)
+    labels = {d.x: d.label for d in spec.datasets_at(scale) if d.label}
+    if labels:
+        ax.set_xticks(list(labels), list(labels.values()))
+    ax.set_xlabel(figure.x_label)
+    ax.set_ylabel(figure.metric.replace("_", " "))
+    ax.set_title(f"{figure.source} ({spec.name}, {scale}): {figure.split}", fontsize=10)
+    if drawn:
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no finished cells yet", ha="center", va="center", transform=ax.transAxes)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
+    fig.savefig(tmp, dpi=FIGURE_DPI)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def _figure_section(spec: ExperimentSpec, scale: str, figure: Figure, mapping: dict[str, str], rows: list[dict],
+                    png_name: str, seeds: int) -> list[str]:
+    datasets = spec.datasets_at(scale)
+    agg = aggregate(rows, figure.metric)
+    lines = [f"## {figure.source}: {figure.caption}", "",
+             f"![{figure.source}]({png_name})", "",
+             f"The paper's figure has no numbers in our text copy of the paper, so there is no paper column. "
+             f"{figure.metric.replace('_', ' ')} on `{figure.split}`, mean (std) over seeds:", "",
+             "| Model | " + " | ".join(d.label or f"{d.x:g}" for d in datasets) + " |",
+             "|" + "---|" * (len(datasets) + 1)]
+    for m in spec.models:
+        cells = [fmt_agg(agg.get((d.id, mapping[m], figure.split)), seeds) for d in datasets]
+        lines.append(f"| {display_name(m)} (`{mapping[m]}`) | " + " | ".join(cells) + " |")
+    if figure.metric == "exact_match":
+        base = [_baseline(rows, d.id, figure.split) for d in datasets]
+        lines.append("| majority answer | " + " | ".join("missing" if b is None else f"{b:.4f}" for b in base) + " |")
+    return lines + [""]
+
+
+def _slices(spec: ExperimentSpec, scale: str, mapping: dict[str, str], rows: list[dict]) -> list[str]:
+    """Exact match by the annotation columns that explain results (hops, uses of globals, ...)."""
+    targets = [(c.dataset, c.split) for c in spec.table.columns] if spec.table else []
+    ends = spec.datasets_at(scale)[:: max(1, len(spec.datasets_at(scale)) - 1)]  # a figure's first and last x
+    targets += [(d.id, f.split) for f in spec.figures if f.metric == "exact_match" for d in ends]
+    lines = ["## Slices", "", "Exact match by annotation (mean over seeds); the majority baseline of each slice in the last row."]
+    found = False
+    presets = list(dict.fromkeys(mapping[m] for m in spec.models))
+    for dataset, split in dict.fromkeys(targets):
+        for column in SLICE_COLUMNS:
+            ours = slice_means(rows, column)
+            base = slice_means(rows, column, "majority_baseline")
+            keys = [(dataset, p, split) for p in presets]
+            values = list(dict.fromkeys(v for k in keys for v in ours.get(k, {})))
+            if not values:
+                continue
+            found = True
+            lines += ["", f"`{dataset}` / `{split}` by `{column}`:", "",
+                      "| model | " + " | ".join(values) + " |", "|" + "---|" * (len(values) + 1)]
+            for p, k in zip(presets, keys):
+                lines.append(f"| `{p}` | " + " | ".join(_num(ours.get(k, {}).get(v)) for v in values) + " |")
+            first = next((base[k] for k in keys if k in base), {})
+            lines.append("| majority | " + " | ".join(_num(first.get(v)) for v in values) + " |")
+    return lines + [""] if found else []
+
+
+def _num(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def _compute(spec: ExperimentSpec, mapping: dict[str, str], rows: list[dict]) -> list[str]:
+    by_cell = {r["cell"]: r for r in rows}.values()
+    if not by_cell:
+        return []
+    lines = ["## Compute", "", "| preset | cells | steps (mean) | tokens (mean) | train s (mean) | eval s (mean) | parameters |",
+             "|---|---|---|---|---|---|---|"]
+    for preset in dict.fromkeys(mapping[m] for m in spec.models):
+        cells = [r for r in by_cell if r["model"] == preset]
+        if not cells:
+            continue
+
+        def avg(key: str) -> str:
+            values = [c[key] for c in cells if c.get(key) is not None]
+            return f"{sum(values) / len(values):,.0f}" if values else "–"
+
+        lines.append(f"| `{preset}` | {len(cells)} | {avg('steps')} | {avg('tokens')} | {avg('train_seconds')} | "
+                     f"{avg('eval_seconds')} | {avg('parameters')} |")
+    total = sum((c.get("train_seconds") or 0) + (c.get("eval_seconds") or 0) for c in by_cell)
+    versions = sorted({str(c.get("package_version")) for c in by_cell})
+    devices = sorted({str(c.get("device")) for c in by_cell})
+    lines += ["", f"Total {total / 60:.1f} min of training and evaluation; package version {', '.join(versions)}; "
+              f"device {', '.join(devices)}.", ""]
+    return lines
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def write_report(spec: ExperimentSpec, scale: str, rows: list[dict[str, Any]], out_dir: Path, *,
+                 seeds: int, expected_cells: int) -> Path:
+    """Write ``out_dir/<spec>.md`` and its PNG figures; return the Markdown path."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    mapping = model_mapping(spec.models, spec.scale(scale).models)
+    rows = [r for r in rows if r["dataset"] in {d.id for d in spec.datasets_at(scale)}]
+    lines = [_heading(spec, scale), ""]
+    lines += _setup(spec, scale, mapping, rows, expected_cells, seeds)
+    if spec.table:
+        lines += _table(spec, mapping, rows, seeds)
+    for figure in spec.figures:
+        png = f"{spec.name}-{figure.id}.png"
+        plot_figure(spec, scale, figure, mapping, rows, out_dir / png)
+        lines += _figure_section(spec, scale, figure, mapping, rows, png, seeds)
+    lines += _claims(spec, mapping, rows)
+    lines += _slices(spec, scale, mapping, rows)
+    lines += _compute(spec, mapping, rows)
+    path = out_dir / f"{spec.name}.md"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path

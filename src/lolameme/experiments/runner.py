@@ -1,0 +1,179 @@
+"""Run an experiment: its datasets once, then every pending cell, ``jobs`` at a time.
+
+Resuming is the normal way to run: cells with a result are skipped, an
+interrupted cell (claim of a dead process, or a run directory without a
+result) is wiped and redone, and a failed cell is released so the next run
+retries it. With ``jobs`` > 1 cells run side by side in worker processes, each
+limited to ``cores // jobs`` torch threads (or given one GPU each, round
+robin, when GPUs are present).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lolameme.errors import ExperimentError, LolamemeError
+from lolameme.experiments.backend import CellJob, make_job, prepare_dataset, run_cell
+from lolameme.experiments.cells import Cell, enumerate_cells, seed_list, select_shard
+from lolameme.experiments.models import describe_mapping, model_mapping
+from lolameme.experiments.results import build_table, write_table
+from lolameme.experiments.spec import ExperimentSpec
+from lolameme.experiments.store import WorkDir, default_work_dir
+
+CellFn = Callable[[CellJob], dict[str, Any]]
+
+
+@dataclass
+class RunSummary:
+    cells: int  # in this shard
+    skipped: int  # already done, or running in another process
+    finished: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # cell id -> error message
+    work: Path | None = None
+
+
+def cpu_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def gpu_count() -> int:
+    try:
+        import torch
+
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    except ImportError:
+        return 0
+
+
+def run_experiment(spec: ExperimentSpec, scale: str, *, seeds: int | None = None, jobs: int = 1,
+                   shard: tuple[int, int] | None = None, work: Path | None = None, progress: bool = False,
+                   log: Callable[[str], None] = print, cell_fn: CellFn = run_cell) -> RunSummary:
+    """Run every pending cell of ``spec`` at ``scale`` (of one shard) and rebuild the results table.
+
+    ``cell_fn`` is the function a cell runs (train + evaluate); tests pass a
+    cheap one to exercise resuming and sharding without training.
+    """
+    if jobs < 1:
+        raise ExperimentError(f"--jobs must be at least 1, got {jobs}")
+    scale_cfg = spec.scale(scale)
+    n_seeds = seeds or scale_cfg.seeds
+    wd = WorkDir(Path(work) if work is not None else default_work_dir(spec.name, scale))
+    cells = select_shard(enumerate_cells(spec, scale, seed_list(n_seeds)), shard)
+    log(describe_mapping(model_mapping(spec.models, scale_cfg.models), scale_cfg.models))
+    pending = [c for c in cells if wd.state(c) not in ("done", "running")]
+    summary = RunSummary(cells=len(cells), skipped=len(cells) - len(pending), work=wd.root)
+    shard_text = f" (shard {shard[0]}/{shard[1]})" if shard else ""
+    log(f"{spec.name} at {scale}{shard_text}: {len(cells)} cells, {summary.skipped} done or running elsewhere, "
+        f"{len(pending)} to run, {jobs} job(s); work dir {wd.root}")
+
+    needed = list(dict.fromkeys(c.dataset for c in pending))
+    for dataset_id in needed:
+        out = wd.dataset_dir(dataset_id)
+        if not (out / "manifest.json").is_file():
+            log(f"generating dataset {dataset_id} -> {out}")
+        prepare_dataset(spec.dataset(dataset_id), scale_cfg, out, workers=max(1, min(jobs, cpu_cores())),
+                        progress=progress)
+
+    threads = max(1, cpu_cores() // jobs)
+    gpus = gpu_count()
+    if jobs == 1:
+        for cell in pending:
+            _run_one(spec, scale, wd, cell, threads, 0 if gpus else None, progress, cell_fn, summary, log)
+    else:
+        _run_pool(spec, scale, wd, pending, jobs, threads, gpus, cell_fn, summary, log)
+
+    write_table(build_table(wd.results()), wd.results_table())
+    log(f"{len(summary.finished)} cell(s) finished, {len(summary.failed)} failed; results table {wd.results_table()}")
+    if summary.failed:
+        details = "; ".join(f"{k}: {v}" for k, v in summary.failed.items())
+        raise ExperimentError(f"{len(summary.failed)} cell(s) failed and will be retried by the next run: {details}")
+    return summary
+
+
+def _job(spec: ExperimentSpec, scale: str, wd: WorkDir, cell: Cell, threads: int, gpu: int | None,
+         progress: bool) -> CellJob:
+    return make_job(spec, scale, cell, wd.dataset_dir(cell.dataset), wd.run_dir(cell), threads=threads, gpu=gpu,
+                    progress=progress)
+
+
+def _run_one(spec, scale, wd: WorkDir, cell: Cell, threads: int, gpu: int | None, progress: bool,
+             cell_fn: CellFn, summary: RunSummary, log) -> None:
+    if not wd.claim(cell):
+        summary.skipped += 1
+        return
+    log(f"cell {cell.id}: training")
+    try:
+        result = cell_fn(_job(spec, scale, wd, cell, threads, gpu, progress))
+    except LolamemeError as exc:
+        wd.release(cell)
+        summary.failed[cell.id] = f"{type(exc).__name__}: {exc}"
+        log(f"cell {cell.id}: failed: {type(exc).__name__}: {exc}")
+        return
+    except Exception as exc:  # a bug: show it, keep the other cells going
+        wd.release(cell)
+        traceback.print_exc(file=sys.stderr)
+        summary.failed[cell.id] = f"{type(exc).__name__}: {exc}"
+        return
+    except BaseException:  # Ctrl-C: the run directory stays, so the next run redoes the cell
+        wd.release(cell)
+        raise
+    wd.finish(cell, result)
+    summary.finished.append(cell.id)
+    log(f"cell {cell.id}: done " + _scores_line(result))
+
+
+def _scores_line(result: dict[str, Any]) -> str:
+    return " ".join(f"{split}={scores.get('exact_match', float('nan')):.4f}"
+                    for split, scores in result.get("splits", {}).items())
+
+
+def _run_pool(spec, scale, wd: WorkDir, pending: list[Cell], jobs: int, threads: int, gpus: int,
+              cell_fn: CellFn, summary: RunSummary, log) -> None:
+    """Keep ``jobs`` cells in flight; claim each just before it starts, so other processes can share the list."""
+    context = multiprocessing.get_context("spawn")  # fresh interpreters: no inherited torch thread pools
+    queue = list(pending)
+    running: dict[Future, tuple[Cell, int]] = {}
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        try:
+            while queue or running:
+                free_slots = [s for s in range(jobs) if s not in {slot for _, slot in running.values()}]
+                while queue and free_slots:
+                    cell = queue.pop(0)
+                    if not wd.claim(cell):
+                        summary.skipped += 1
+                        continue
+                    slot = free_slots.pop(0)
+                    log(f"cell {cell.id}: training (job {slot})")
+                    job = _job(spec, scale, wd, cell, threads, slot % gpus if gpus else None, False)
+                    running[pool.submit(cell_fn, job)] = (cell, slot)
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    cell, _ = running.pop(future)
+                    try:
+                        result = future.result()
+                    except Exception as exc:  # LolamemeError or a bug, raised in the worker
+                        wd.release(cell)
+                        summary.failed[cell.id] = f"{type(exc).__name__}: {exc}"
+                        log(f"cell {cell.id}: failed: {type(exc).__name__}: {exc}")
+                        continue
+                    wd.finish(cell, result)
+                    summary.finished.append(cell.id)
+                    log(f"cell {cell.id}: done " + _scores_line(result))
+        except BaseException:
+            for future, (cell, _) in running.items():
+                future.cancel()
+                wd.release(cell)
+            raise

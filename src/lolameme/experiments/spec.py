@@ -1,0 +1,340 @@
+"""Experiment specs: one YAML file per experiment of the paper, validated once, here.
+
+A spec names *what* is compared (models at paper depth, datasets as preset +
+overrides, the test splits through its table columns and figures) and the
+paper's numbers to compare with. *How big* is a scale: ``micro`` (the test
+suite), ``tiny`` (about an hour on a 2-core CPU), ``small`` and ``paper``.
+Every scale starts from the package defaults in ``scales.yaml`` and a spec
+overrides only what differs (``scales: {tiny: {train: {steps: 900}}}``), so a
+budget is written once.
+
+Model names in specs are the paper's: ``gpt2``, ``hyena`` and ``thex-N`` with
+N the 0-based layer index at the paper's depth of 18 Hyena layers; see
+:mod:`lolameme.experiments.models` for how they map onto a scale.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from lolameme.errors import ConfigError
+
+SCALES = ("micro", "tiny", "small", "paper")
+MODEL_SCALES = ("tiny", "small", "paper")
+METRICS = ("exact_match", "token_loss", "token_accuracy")
+_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_PAPER_MODEL = re.compile(r"^(gpt2|hyena|thex-(\d+))$")
+PAPER_DEPTH = 18  # Hyena layers of the paper's 153M model; THEX-N indexes them from 0
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_id(value: str, what: str) -> str:
+    if not _ID.match(value):
+        raise ValueError(f"{what} {value!r} must be lower-case letters, digits, '_', '.', '-' (it names a directory)")
+    return value
+
+
+def check_paper_model(name: str) -> str:
+    """``gpt2``, ``hyena`` or ``thex-N`` with 0 <= N < 18 (the paper's depth)."""
+    match = _PAPER_MODEL.match(name)
+    if not match:
+        raise ValueError(f"model {name!r} is not a paper model name; accepted: gpt2, hyena, thex-N (N in 0..17)")
+    if match.group(2) is not None and not 0 <= int(match.group(2)) < PAPER_DEPTH:
+        raise ValueError(f"model {name!r}: THEX layer index must be in 0..{PAPER_DEPTH - 1} (paper depth)")
+    return name
+
+
+class DatasetSpec(_Strict):
+    """One corpus: a dataset preset plus overrides; ``x`` places it on a figure's x axis."""
+
+    id: str
+    preset: str
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    x: float | None = None
+    label: str | None = None  # how the x value is shown, e.g. "6 [4,8]"
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return _check_id(value, "dataset id")
+
+
+PaperNumber = float | tuple[float, float]  # mean, or (mean, std)
+
+
+class Column(_Strict):
+    """One column of the paper's table: a split of one dataset, with the paper's numbers per model."""
+
+    title: str
+    dataset: str
+    split: str
+    paper: dict[str, PaperNumber] = Field(default_factory=dict)
+
+    @field_validator("paper")
+    @classmethod
+    def _paper_models(cls, value: dict[str, PaperNumber]) -> dict[str, PaperNumber]:
+        for name in value:
+            check_paper_model(name)
+        return value
+
+
+class Table(_Strict):
+    source: str  # "Table 1"
+    caption: str
+    columns: list[Column] = Field(min_length=1)
+
+
+class Figure(_Strict):
+    """A figure in the paper's form: ``metric`` of ``split`` against the datasets' ``x``, one line per model."""
+
+    id: str
+    source: str  # "Figure 1"
+    caption: str
+    split: str
+    metric: Literal["exact_match", "token_loss", "token_accuracy"] = "exact_match"
+    x_label: str
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return _check_id(value, "figure id")
+
+
+class Claim(_Strict):
+    """One finding of the paper, checked against our numbers in the report and the summary.
+
+    ``target`` names a table column title or a figure id (a figure is averaged over
+    the x values every compared model has). ``beats``: ``model`` scores above
+    ``other``; ``best`` / ``worst``: ``model`` is highest / lowest of all models.
+    """
+
+    text: str
+    target: str
+    kind: Literal["beats", "best", "worst"]
+    model: str
+    other: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Claim:
+        check_paper_model(self.model)
+        if (self.kind == "beats") != (self.other is not None):
+            raise ValueError("a 'beats' claim needs 'other'; 'best' and 'worst' take none")
+        if self.other is not None:
+            check_paper_model(self.other)
+        return self
+
+
+class EvalScale(_Strict):
+    limit: int | None = Field(default=None, ge=1)  # rows per split (None: all)
+    batch_size: int = Field(default=64, ge=1)
+
+
+class Scale(_Strict):
+    """How big one scale of an experiment is (after merging the package defaults)."""
+
+    models: Literal["tiny", "small", "paper"]
+    seeds: int = Field(ge=1)
+    datasets: list[str] | None = None  # ids run at this scale; None: all
+    data: dict[str, dict[str, Any]] = Field(default_factory=dict)  # task -> overrides for every dataset of it
+    tokenizer: dict[str, Literal["char", "gpt2", "listops"]] = Field(default_factory=dict)  # task -> tokenizer
+    recipe: str | None = None
+    train: dict[str, Any] = Field(default_factory=dict)  # TrainConfig keys
+    eval: EvalScale = Field(default_factory=EvalScale)
+    shrunk: str | None = None  # how the task differs from the paper's at this scale (first line of the report)
+    note: str | None = None
+
+
+class ExperimentSpec(_Strict):
+    name: str
+    title: str
+    paper: str  # where in the paper: "Table 1", "Figures 1, 2"
+    description: str
+    models: list[str] = Field(min_length=1)
+    datasets: list[DatasetSpec] = Field(min_length=1)
+    table: Table | None = None
+    figures: list[Figure] = Field(default_factory=list)
+    claims: list[Claim] = Field(default_factory=list)
+    scales: dict[str, Scale]
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _check_id(value, "experiment name")
+
+    @field_validator("models")
+    @classmethod
+    def _models(cls, value: list[str]) -> list[str]:
+        for name in value:
+            check_paper_model(name)
+        if len(set(value)) != len(value):
+            raise ValueError(f"models are listed twice: {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _references(self) -> ExperimentSpec:
+        ids = [d.id for d in self.datasets]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"dataset ids must be unique, got {ids}")
+        if self.table is None and not self.figures:
+            raise ValueError("a spec needs a table or at least one figure (they say what is scored)")
+        for column in self.table.columns if self.table else []:
+            if column.dataset not in ids:
+                raise ValueError(f"table column {column.title!r} names unknown dataset {column.dataset!r}; datasets: {ids}")
+            unknown = set(column.paper) - set(self.models)
+            if unknown:
+                raise ValueError(f"table column {column.title!r} has paper numbers for models not in 'models': {sorted(unknown)}")
+        if self.figures and any(d.x is None for d in self.datasets):
+            raise ValueError("every dataset needs an 'x' value when the spec has figures")
+        targets = {c.title for c in self.table.columns} if self.table else set()
+        targets |= {f.id for f in self.figures}
+        for claim in self.claims:
+            if claim.target not in targets:
+                raise ValueError(f"claim {claim.text!r}: 'target' must be a column title or figure id, one of {sorted(targets)}")
+            for name in (claim.model, claim.other):
+                if name is not None and name not in self.models:
+                    raise ValueError(f"claim {claim.text!r} names model {name!r}, which is not in 'models'")
+        for scale_name, scale in self.scales.items():
+            if scale_name not in SCALES:
+                raise ValueError(f"unknown scale {scale_name!r}; accepted: {', '.join(SCALES)}")
+            unknown = set(scale.datasets or []) - set(ids)
+            if unknown:
+                raise ValueError(f"scale {scale_name!r} runs unknown dataset(s) {sorted(unknown)}; datasets: {ids}")
+        return self
+
+    # -- derived views ------------------------------------------------------
+
+    def scale(self, name: str) -> Scale:
+        if name not in self.scales:
+            raise ConfigError(f"experiment {self.name!r} has no scale {name!r}; scales: {', '.join(self.scales)}")
+        return self.scales[name]
+
+    def datasets_at(self, scale: str) -> list[DatasetSpec]:
+        """The datasets run at ``scale``, in spec order."""
+        chosen = self.scale(scale).datasets
+        return [d for d in self.datasets if chosen is None or d.id in chosen]
+
+    def dataset(self, dataset_id: str) -> DatasetSpec:
+        return next(d for d in self.datasets if d.id == dataset_id)
+
+    def splits_of(self, dataset_id: str) -> list[str]:
+        """The splits a dataset's cells are scored on: those its table columns and the figures read."""
+        splits = [c.split for c in self.table.columns if c.dataset == dataset_id] if self.table else []
+        splits += [f.split for f in self.figures]
+        return list(dict.fromkeys(splits))
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` wins; nested mappings merge key by key; lists and scalars replace."""
+    merged = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def default_scales() -> dict[str, dict[str, Any]]:
+    """The package's scale defaults (``scales.yaml`` beside this module)."""
+    text = resources.files("lolameme.experiments").joinpath("scales.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def spec_from_dict(raw: dict[str, Any], where: str = "spec") -> ExperimentSpec:
+    """Validate a spec mapping, after merging each of its scales over the package defaults.
+
+    Every scale of the defaults exists in every spec (a spec may only adjust
+    them); a spec listing ``scales: {paper: null}`` leaves a scale out.
+    """
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: an experiment spec is a mapping, got {type(raw).__name__}")
+    defaults = default_scales()
+    own = raw.get("scales") or {}
+    if not isinstance(own, dict):
+        raise ConfigError(f"{where}: 'scales' must be a mapping of scale name to settings")
+    unknown = set(own) - set(defaults)
+    if unknown:
+        raise ConfigError(f"{where}: unknown scale(s) {sorted(unknown)}; accepted: {', '.join(defaults)}")
+    scales = {name: _deep_merge(base, own.get(name) or {}) for name, base in defaults.items()
+              if not (name in own and own[name] is None)}
+    try:
+        spec = ExperimentSpec.model_validate({**raw, "scales": scales})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            problems.append(f"{loc}: {msg}")
+        raise ConfigError(f"{where}: invalid experiment spec: " + "; ".join(problems)) from None
+    _check_train_keys(spec, where)
+    return spec
+
+
+def _check_train_keys(spec: ExperimentSpec, where: str) -> None:
+    """Unknown training keys fail at load time, not an hour into a run."""
+    try:
+        from lolameme.train.config import TrainConfig
+    except ImportError:  # the trainer is optional for reading specs and reports
+        return
+    accepted = set(TrainConfig.model_fields) - {"data", "out", "model", "tokenizer", "seed"}
+    for scale_name, scale in spec.scales.items():
+        unknown = set(scale.train) - accepted
+        if unknown:
+            raise ConfigError(f"{where}: scales.{scale_name}.train has unknown or reserved key(s) {sorted(unknown)} "
+                              f"(data, out, model, tokenizer and seed are set per cell); accepted: {', '.join(sorted(accepted))}")
+
+
+def spec_dirs() -> list[Path]:
+    """Where spec names are looked up: ./experiments, then the source checkout's experiments/."""
+    here = Path.cwd() / "experiments"
+    checkout = Path(__file__).resolve().parents[3] / "experiments"
+    return list(dict.fromkeys([here, checkout]))
+
+
+def find_spec(name_or_path: str | Path) -> Path:
+    """A spec file from a path or a name (``thex-lola`` -> ``experiments/thex-lola.yaml``)."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        if not path.is_file():
+            raise ConfigError(f"experiment spec {path} does not exist")
+        return path
+    for directory in spec_dirs():
+        candidate = directory / f"{name_or_path}.yaml"
+        if candidate.is_file():
+            return candidate
+    known = sorted({p.stem for d in spec_dirs() if d.is_dir() for p in d.glob("*.yaml")})
+    raise ConfigError(f"unknown experiment {str(name_or_path)!r}; known: {', '.join(known) or '(none found)'} "
+                      f"(looked in {', '.join(str(d) for d in spec_dirs())}; or pass a path to a .yaml file)")
+
+
+def load_spec(name_or_path: str | Path) -> ExperimentSpec:
+    path = find_spec(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    return spec_from_dict(raw, where=str(path))
+
+
+def list_specs() -> list[Path]:
+    """Every spec file found in :func:`spec_dirs` (first directory wins on a name clash)."""
+    found: dict[str, Path] = {}
+    for directory in spec_dirs():
+        for path in sorted(directory.glob("*.yaml")) if directory.is_dir() else []:
+            found.setdefault(path.stem, path)
+    return list(found.values())

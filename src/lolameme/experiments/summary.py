@@ -1,0 +1,69 @@
+"""``reports/README.md``: every experiment's headline findings, held or not, with the numbers.
+
+Built from the results tables copied beside each report
+(``reports/<scale>/<spec>.results.parquet``), so it needs no run directories
+and is rewritten whole each time any report is written.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lolameme.errors import LolamemeError
+from lolameme.experiments.cells import enumerate_cells, seed_list
+from lolameme.experiments.claims import check, target_scores
+from lolameme.experiments.models import model_mapping
+from lolameme.experiments.results import read_table
+from lolameme.experiments.spec import SCALES, list_specs, load_spec
+
+RESULTS_SUFFIX = ".results.parquet"
+
+
+def write_summary(reports_root: Path) -> Path:
+    """Rewrite ``reports_root/README.md`` from every ``<scale>/<spec>.results.parquet`` under it."""
+    reports_root = Path(reports_root)
+    lines = ["# Experiment reports", "",
+             "Each experiment of the paper at each scale we ran, with its headline findings: does the paper's "
+             "finding hold at our scale? *undecided* means some compared cells have no result yet. "
+             "Numbers are mean exact match over the seeds finished (figures: averaged over the x values every "
+             "model has).", ""]
+    specs = {path.stem: path for path in list_specs()}
+    any_rows = False
+    for scale in SCALES:
+        folder = reports_root / scale
+        tables = sorted(folder.glob(f"*{RESULTS_SUFFIX}")) if folder.is_dir() else []
+        if not tables:
+            continue
+        lines += [f"## Scale `{scale}`", "", "| experiment | paper | cells | finding | holds here | our numbers |",
+                  "|---|---|---|---|---|---|"]
+        for table_path in tables:
+            name = table_path.name.removesuffix(RESULTS_SUFFIX)
+            link = f"[{name}]({scale}/{name}.md)"
+            try:
+                spec = load_spec(specs.get(name, name))
+            except LolamemeError as exc:
+                lines.append(f"| {link} | – | – | spec not found: {exc} | – | – |")
+                continue
+            rows = read_table(table_path).to_pylist()
+            mapping = model_mapping(spec.models, spec.scale(scale).models)
+            seeds = max([spec.scale(scale).seeds, *(r["seed"] + 1 for r in rows)])
+            expected = len(enumerate_cells(spec, scale, seed_list(seeds)))
+            done = len({r["cell"] for r in rows})
+            shrunk = " (task shrunk)" if spec.scale(scale).shrunk else ""
+            for claim in spec.claims or []:
+                verdict = check(claim, target_scores(spec, mapping, rows, claim.target), mapping)
+                lines.append(f"| {link}{shrunk} | {spec.paper} | {done}/{expected} | {claim.text} | "
+                             f"**{verdict.word}** | {verdict.detail} |")
+                any_rows = True
+            if not spec.claims:
+                lines.append(f"| {link}{shrunk} | {spec.paper} | {done}/{expected} | (no claim in spec) | – | – |")
+        lines.append("")
+    if not any_rows:
+        lines += ["No experiment has results yet.", ""]
+    path = reports_root / "README.md"
+    reports_root.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
