@@ -232,3 +232,13 @@ def test_trace_counts_latent_and_printed_global():
     assert t.n_latent == 1 and t.output == 4
     t = trace("r = 1;print(g)", {"g": 3})
     assert t.printed_global and t.output == 3 and t.hops == 0 and t.n_noise == 1 and t.n_global_reads == 1
+
+
+def test_latent_fires_only_when_a_modification_applies():
+    program = "r = (aa + xa);print(r)"
+    table = {"aa": 1, "xa": 4}
+    none = LatentRules(modification_a="", modification_b="", modification_c="")
+    assert trace(program, table, none).n_latent == 0
+    right_only = LatentRules(modification_a="")
+    t = trace(program, table, right_only)
+    assert t.n_latent == 1 and t.output == 1 + 2
