@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from lolameme.errors import LolamemeError
+from lolameme.experiments.backend import dataset_overrides
 from lolameme.experiments.claims import check, paper_mean, target_scores
 from lolameme.experiments.models import describe_mapping, model_mapping
 from lolameme.experiments.results import Aggregate, aggregate, slice_means
@@ -75,11 +77,21 @@ def _setup(spec: ExperimentSpec, scale: str, mapping: dict[str, str], rows: list
     lines.append("Datasets:")
     for d in spec.datasets_at(scale):
         lines.append(f"- `{d.id}`: preset `{d.preset}`, overrides {json.dumps(d.overrides) if d.overrides else 'none'}")
-    lines.append(f"- scale overrides (every dataset of a task): {json.dumps(s.data)}")
+    tasks = _tasks(spec, scale)
+    lines.append(f"- scale overrides: {json.dumps({t: v for t, v in s.data.items() if t in tasks})}")
     recipe = f"recipe `{s.recipe}`, " if s.recipe else ""
-    lines += [f"\nTraining: tokenizer {json.dumps(s.tokenizer)}, {recipe}settings {json.dumps(s.train)}; "
+    tokenizers = ", ".join(f"`{s.tokenizer[t]}`" for t in sorted(tasks) if t in s.tokenizer)
+    lines += [f"\nTraining: tokenizer {tokenizers}, {recipe}settings {json.dumps(s.train)}; "
               f"evaluation: {json.dumps(s.eval.model_dump())}.", ""]
     return lines
+
+
+def _tasks(spec: ExperimentSpec, scale: str) -> set[str]:
+    """Tasks of the spec's datasets; every task of the scale when the data presets cannot be read."""
+    try:
+        return {dataset_overrides(d, spec.scale(scale))[0] for d in spec.datasets_at(scale)}
+    except LolamemeError:
+        return set(spec.scale(scale).data) | set(spec.scale(scale).tokenizer)
 
 
 def _table(spec: ExperimentSpec, mapping: dict[str, str], rows: list[dict], seeds: int) -> list[str]:
@@ -114,21 +126,30 @@ def _shared_note(models: list[str], mapping: dict[str, str]) -> str:
 
 def _column_reading(spec: ExperimentSpec, column: Column, mapping: dict[str, str], agg: dict) -> str:
     """One line: our best and worst model on the column, beside the paper's."""
-    ours = {m: agg[(column.dataset, mapping[m], column.split)].mean for m in spec.models
-            if (column.dataset, mapping[m], column.split) in agg}
+    names = _preset_names(spec.models, mapping)
+    ours = {p: agg[(column.dataset, p, column.split)].mean for p in names if (column.dataset, p, column.split) in agg}
     text = f"**{column.title}**: "
-    if len(ours) < len(spec.models):
-        text += f"ours incomplete ({len(ours)} of {len(spec.models)} models)"
+    if len(ours) < len(names):
+        text += f"ours incomplete ({len(ours)} of {len(names)} models)"
         if ours:
-            text += f", best so far {display_name(max(ours, key=ours.get))}"
+            best = max(ours, key=ours.get)
+            text += f", best so far {names[best]} ({ours[best]:.4f})"
     else:
         best, worst = max(ours, key=ours.get), min(ours, key=ours.get)
-        text += f"ours best {display_name(best)} ({ours[best]:.4f}), worst {display_name(worst)} ({ours[worst]:.4f})"
+        text += f"ours best {names[best]} ({ours[best]:.4f}), worst {names[worst]} ({ours[worst]:.4f})"
     if column.paper:
         paper = {m: paper_mean(v) for m, v in column.paper.items()}
         pb, pw = max(paper, key=paper.get), min(paper, key=paper.get)
         text += f"; paper best {display_name(pb)} ({paper[pb]:.4f}), worst {display_name(pw)} ({paper[pw]:.4f})"
     return text + "."
+
+
+def _preset_names(models: list[str], mapping: dict[str, str]) -> dict[str, str]:
+    """preset -> the paper models it plays, as one label (``THEX-12/THEX-13/THEX-14``)."""
+    groups: dict[str, list[str]] = {}
+    for m in models:
+        groups.setdefault(mapping[m], []).append(display_name(m))
+    return {p: "/".join(g) for p, g in groups.items()}
 
 
 def _claims(spec: ExperimentSpec, mapping: dict[str, str], rows: list[dict]) -> list[str]:
@@ -174,6 +195,11 @@ def plot_figure(spec: ExperimentSpec, scale: str, figure: Figure, mapping: dict[
         (line,) = ax.plot(xs, means, marker="o", label=f"{display_name(m)} ({mapping[m]})")
         ax.fill_between(xs, [u - s for u, s in zip(means, stds)], [u + s for u, s in zip(means, stds)],
                         color=line.get_color(), alpha=0.2)
+    if figure.metric == "exact_match":
+        base = [(d.x, _baseline(rows, d.id, figure.split)) for d in spec.datasets_at(scale)]
+        base = [(x, b) for x, b in base if b is not None]
+        if base:
+            ax.plot([x for x, _ in base], [b for _, b in base], color="gray", linestyle="--", label="majority answer")
     labels = {d.x: d.label for d in spec.datasets_at(scale) if d.label}
     if labels:
         ax.set_xticks(list(labels), list(labels.values()))

@@ -1,0 +1,87 @@
+"""Every spec parses and validates; bad specs fail with a ConfigError that says where."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from lolameme.errors import ConfigError
+from lolameme.experiments.cells import enumerate_cells, seed_list
+from lolameme.experiments.models import model_mapping, preset_for, thex_layer
+from lolameme.experiments.spec import list_specs, load_spec, spec_from_dict
+
+SPEC_NAMES = ["thex-lola", "thex-meme", "memorization", "variable-length", "operator-pretraining",
+              "long-input", "mixing", "listops", "layer-scan"]
+
+
+def test_every_paper_experiment_has_a_spec():
+    assert sorted(p.stem for p in list_specs()) == sorted(SPEC_NAMES)
+
+
+@pytest.mark.parametrize("name", SPEC_NAMES)
+def test_spec_models_exist_at_every_scale(name):
+    from lolameme.models import list_presets
+
+    spec = load_spec(name)
+    presets = {p for p, _ in list_presets()}
+    for scale_name, scale in spec.scales.items():
+        mapping = model_mapping(spec.models, scale.models)
+        assert set(mapping.values()) <= presets, (scale_name, set(mapping.values()) - presets)
+        assert enumerate_cells(spec, scale_name, seed_list(scale.seeds))
+
+
+@pytest.mark.parametrize("name", SPEC_NAMES)
+def test_spec_dataset_presets_exist_and_accept_the_overrides(name):
+    from lolameme.data.api import resolve_config
+    from lolameme.experiments.backend import dataset_overrides
+
+    spec = load_spec(name)
+    for scale_name, scale in spec.scales.items():
+        for dataset in spec.datasets_at(scale_name):
+            _, overrides = dataset_overrides(dataset, scale)
+            resolve_config(dataset.preset, overrides)  # raises ConfigError on an unknown key or bad value
+
+
+def test_thex_mapping_is_floor_of_proportional_depth():
+    assert [thex_layer(n, 6) for n in (0, 1, 2, 3, 9, 12, 13, 14, 15, 17)] == [0, 0, 0, 1, 3, 4, 4, 4, 5, 5]
+    assert [thex_layer(n, 18) for n in range(18)] == list(range(18))
+    assert preset_for("thex-13", "tiny") == "thex-tiny-4"
+    assert preset_for("thex-15", "tiny") == "thex-tiny-5"  # kept apart from THEX-13 at tiny depth
+    assert preset_for("thex-13", "paper") == "thex-13"
+    assert preset_for("gpt2", "small") == "gpt2-small"
+
+
+def _raw(name: str) -> dict:
+    return yaml.safe_load(load_spec.__globals__["find_spec"](name).read_text())
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda r: r.update(models=["hyena", "thex-18"]), "0..17"),
+    (lambda r: r.update(models=["hyena", "mamba"]), "not a paper model name"),
+    (lambda r: r["table"]["columns"][0].update(dataset="nope"), "unknown dataset 'nope'"),
+    (lambda r: r["claims"][0].update(target="No Such Column"), "'target' must be"),
+    (lambda r: r.update(scales={"huge": {}}), "unknown scale"),
+    (lambda r: r.update(scales={"tiny": {"train": {"learning_rate": 1}}}), "learning_rate"),
+    (lambda r: r.update(colour="red"), "colour: unknown key"),
+])
+def test_bad_specs_raise_config_error(mutate, message):
+    raw = copy.deepcopy(_raw("thex-lola"))
+    mutate(raw)
+    with pytest.raises(ConfigError, match=message):
+        spec_from_dict(raw, where="test.yaml")
+
+
+def test_scale_overrides_merge_over_defaults():
+    spec = load_spec("memorization")
+    tiny = spec.scale("tiny")
+    assert tiny.train["time_budget"] == 1.2  # the spec's own
+    assert tiny.train["batch_size"] == 32  # the package default, kept
+    assert [d.id for d in spec.datasets_at("tiny")] == ["g100", "g500", "g1000"]
+    assert len(spec.datasets_at("paper")) == 10
+
+
+def test_unknown_spec_name_lists_the_known_ones():
+    with pytest.raises(ConfigError, match="thex-lola"):
+        load_spec("no-such-experiment")
