@@ -1,0 +1,389 @@
+"""Random programs, drawn and executed a whole chunk at a time with numpy.
+
+A chunk is N programs of S statements. Each statement's right-hand side is a
+binary tree stored in a fixed array of T = 2**max_depth - 1 node slots (node
+i has children 2i+1 and 2i+2), so every choice (tree shape, operand kinds,
+constants, variables, operators, dialect coins) is one numpy draw for all N
+programs at once, and values, dependencies and annotations are computed the
+same way. Nothing here loops over programs in Python: that is what makes the
+generator fast (docs/generator.md, "Speed").
+
+Semantics follow docs/language.md exactly (floor modulo, latent rules on
+name-name operands); the labels computed here are *checked against the
+project's interpreter* (``lolameme.lang``) for a sample of every chunk while
+generating (all of them with ``verify: all``), and the tests check every
+record of their corpora with ``lolameme.evaluate``.
+
+Depth convention (paper appendix B, see docs/generator.md): depth 1 is a bare
+operand, depth 2 one operator, depth d an operator whose deeper operand has
+depth d-1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from lolameme.data.generator.config import GeneratorConfig
+from lolameme.data.generator.names import Vocabulary
+from lolameme.lang.latent import _parse_modification
+
+# node kinds
+UNUSED, CONST, LOCAL, GLOBAL, OP = 0, 1, 2, 3, 4
+MOD = 3          # index of "mod" in lang's OPS (add, sub, mul, mod)
+BOUND = 2 ** 62  # |every intermediate value| stays below this, so int64 never wraps
+
+GlobalsMode = Literal["train", "required", "none"]
+Style = Literal["lola", "meme", "alternate", "mixed"]
+
+
+@dataclass(frozen=True)
+class SplitRule:
+    """How one split's programs are drawn.
+
+    ``globals``: "train" reads globals and may assign them their fixed value;
+    "required" reads at least one global and assigns none; "none" never
+    mentions one. ``style``: one dialect, "alternate" (LoLa and MeMe on
+    alternate rows: whole programs in one dialect) or "mixed" (every
+    operator, bracket pair and name occurrence draws its dialect).
+    """
+
+    globals: GlobalsMode
+    style: Style
+
+
+@dataclass(frozen=True)
+class Spec:
+    """The config and vocabulary as flat arrays: everything a chunk needs."""
+
+    n_statements: int
+    min_depth: int
+    max_depth: int
+    n_locals: int
+    n_globals: int
+    min_int: int
+    max_int: int
+    op_codes: np.ndarray        # operator indices in use (into lang's OPS)
+    p_const: float
+    p_local: float
+    p_global_assign: float
+    global_values: np.ndarray   # (G,) int64
+    name_types: np.ndarray      # (L+G,) int8: latent type 0=A, 1=B, 2=C
+    name_has_capital: np.ndarray  # (L+G,) bool: camel and snake spellings differ
+    modify_left: tuple[int, int]  # (multiply, divide) of modification_a
+    modify_right: tuple[tuple[int, int], tuple[int, int]]  # for B and C
+    fires: tuple[bool, bool]    # does an A-op-B / A-op-C pair change anything
+
+    @property
+    def n_nodes(self) -> int:
+        return 2 ** self.max_depth - 1
+
+    @classmethod
+    def build(cls, config: GeneratorConfig, vocab: Vocabulary) -> Spec:
+        rules = config.latent_rules
+        left = _parse_modification(rules.modification_a, "modification_a")
+        right = tuple(_parse_modification(m, f"modification_{t}")
+                      for t, m in (("b", rules.modification_b), ("c", rules.modification_c)))
+        identity = (1, 1)
+        fires = tuple(not (tuple(left) == identity and tuple(r) == identity) for r in right)
+        return cls(
+            n_statements=config.statement_count, min_depth=config.expression_min_depth,
+            max_depth=config.expression_max_depth, n_locals=vocab.n_locals, n_globals=vocab.n_globals,
+            min_int=config.min_int_value, max_int=config.max_int_value,
+            op_codes=np.array(config.op_codes, dtype=np.int8),
+            p_const=config.constant_probability, p_local=config.local_read_probability,
+            p_global_assign=config.global_assign_probability,
+            global_values=np.array(vocab.global_values, dtype=np.int64),
+            name_types=vocab.latent_types(rules.boundary_a, rules.boundary_b),
+            name_has_capital=np.array([not name.islower() for name in vocab.names], dtype=bool),
+            modify_left=tuple(left), modify_right=tuple(tuple(r) for r in right), fires=fires,
+        )
+
+
+class GlobalBag:
+    """Global ids in a shuffle-bag order: every global once per random permutation.
+
+    Drawing globals this way, instead of independently, spreads appearances
+    evenly over the globals, which is how the generator steers towards
+    GLOBAL_VARIABLES_NUM_APPEARANCE: the least-used global trails the mean by
+    at most one appearance per chunk.
+    """
+
+    def __init__(self, n_globals: int, rng: np.random.Generator):
+        self.n = n_globals
+        self.rng = rng
+        self.buffer = np.empty(0, dtype=np.int64)
+        self.position = 0
+
+    def take(self, count: int) -> np.ndarray:
+        while self.position + count > len(self.buffer):
+            rest = self.buffer[self.position:]
+            rounds = max(1, -(-(count - len(rest)) // self.n))
+            fresh = [self.rng.permutation(self.n) for _ in range(rounds)]
+            self.buffer = np.concatenate([rest, *fresh])
+            self.position = 0
+        out = self.buffer[self.position:self.position + count]
+        self.position += count
+        return out
+
+
+@dataclass
+class Programs:
+    """A chunk of programs as arrays, statement- and node-major so each (s, i) slice is contiguous.
+
+    N programs, S statements, T node slots per statement.
+    """
+
+    target: np.ndarray        # (S, N) unified variable id: local i, or n_locals + global g
+    depth: np.ndarray         # (S, N) expression depth (1 = bare operand)
+    kind: np.ndarray          # (S, T, N) UNUSED / CONST / LOCAL / GLOBAL / OP
+    ref: np.ndarray           # (S, T, N) constant value or unified variable id
+    op: np.ndarray            # (S, T, N) operator index (into lang's OPS)
+    printed: np.ndarray       # (N,) unified id of the printed variable
+    output: np.ndarray        # (N,) the printed value
+    # dialect coins, 0 = LoLa, 1 = MeMe
+    target_style: np.ndarray  # (S, N)
+    node_style: np.ndarray    # (S, T, N): the name's spelling, or the operator's dialect
+    bracket_style: np.ndarray  # (S, T, N)
+    print_style: np.ndarray   # (2, N): the printed name's spelling, print's brackets
+    row_language: np.ndarray  # (N,) 0 LoLa, 1 MeMe, 2 mixed
+    global_reads: np.ndarray  # (S, T, N) bool: the leaf reads a global's table value
+    annotations: dict[str, np.ndarray]
+    rejected: dict[str, np.ndarray]  # reason -> (N,) bool
+
+    @property
+    def n(self) -> int:
+        return len(self.output)
+
+
+def draw_programs(spec: Spec, rule: SplitRule, n: int, rng: np.random.Generator) -> Programs:
+    """Draw ``n`` programs for ``rule`` and run them; some rows may come back rejected."""
+    S, T, L = spec.n_statements, spec.n_nodes, spec.n_locals
+    rows = np.arange(n)
+    bag = GlobalBag(spec.n_globals, rng) if spec.n_globals else None
+    readable = rule.globals != "none" and spec.n_globals > 0
+    may_assign = rule.globals == "train" and spec.n_globals > 0 and spec.p_global_assign > 0
+    p_local_end = spec.p_const + spec.p_local
+    inner_slots = (T - 1) // 2
+
+    target = np.empty((S, n), dtype=np.int64)
+    depth = np.empty((S, n), dtype=np.int64)
+    kind = np.zeros((S, T, n), dtype=np.int8)
+    ref = np.zeros((S, T, n), dtype=np.int64)
+    op = spec.op_codes[rng.integers(0, len(spec.op_codes), size=(S, T, n))]
+    dep = np.full((S, T, n), -1, dtype=np.int64)   # statement that last assigned the variable a leaf reads
+    global_reads = np.zeros((S, T, n), dtype=bool)
+    value = np.empty((S, n), dtype=np.int64)
+    hops = np.empty((S, n), dtype=np.int64)
+    env = np.zeros((n, L), dtype=np.int64)         # current value of each local
+    assigned = np.zeros((n, L), dtype=np.int8)
+    n_assigned = np.zeros(n, dtype=np.int64)
+    bad_mod = np.zeros(n, dtype=bool)
+    overflow = np.zeros(n, dtype=bool)
+    n_latent = np.zeros(n, dtype=np.int64)
+    n_global_reads = np.zeros(n, dtype=np.int64)
+
+    for s in range(S):
+        # one block of uniforms per statement: target, depth, shape (2 per inner slot), leaves (3 per slot)
+        u = rng.random((3 + 2 * inner_slots + 3 * T, n))
+        # -- target: a local, or (training) a global assigned its fixed value
+        tgt = (u[0] * L).astype(np.int64)
+        assign_global = np.zeros(n, dtype=bool)
+        if may_assign:
+            assign_global = u[1] < spec.p_global_assign
+            tgt[assign_global] = L + bag.take(int(np.count_nonzero(assign_global)))
+        target[s] = tgt
+
+        # -- tree shape: the depth each node slot must have (0 = slot unused)
+        req = np.zeros((T, n), dtype=np.int64)
+        req[0] = spec.min_depth + (u[2] * (spec.max_depth - spec.min_depth + 1)).astype(np.int64)
+        req[0][assign_global] = 1
+        depth[s] = req[0]
+        for i in range(inner_slots):
+            r = req[i]
+            inner = r >= 2
+            deep_left = u[3 + 2 * i] < 0.5
+            other = 1 + (u[4 + 2 * i] * (r - 1)).astype(np.int64)  # uniform in [1, r-1]
+            req[2 * i + 1] = np.where(inner, np.where(deep_left, r - 1, other), 0)
+            req[2 * i + 2] = np.where(inner, np.where(deep_left, other, r - 1), 0)
+
+        # -- operands: a literal, a local assigned earlier (uniform over those), or a global
+        k = kind[s]
+        refs = ref[s]
+        k[:] = np.where(req >= 2, OP, np.where(req == 1, CONST, UNUSED))
+        order = np.cumsum(assigned, axis=1, dtype=np.int64) if L else None
+        base = 3 + 2 * inner_slots
+        for i in range(T):
+            leaf = req[i] == 1
+            u_kind, u_const, u_local = u[base + 3 * i], u[base + 3 * i + 1], u[base + 3 * i + 2]
+            local = leaf & (u_kind >= spec.p_const) & (u_kind < p_local_end) & (n_assigned > 0)
+            glob = leaf & (u_kind >= p_local_end) if readable else np.zeros(n, dtype=bool)
+            if i == 0:
+                glob &= ~assign_global
+            refs[i] = spec.min_int + (u_const * (spec.max_int - spec.min_int + 1)).astype(np.int64)
+            if i == 0 and may_assign:
+                refs[i][assign_global] = spec.global_values[tgt[assign_global] - L]
+            if local.any():
+                pick = (u_local * n_assigned).astype(np.int64)
+                chosen = (order <= pick[:, None]).sum(axis=1)
+                refs[i][local] = chosen[local]
+                k[i][local] = LOCAL
+            if glob.any():
+                refs[i][glob] = L + bag.take(int(np.count_nonzero(glob)))
+                k[i][glob] = GLOBAL
+
+        # -- dependencies: the statement that last assigned each variable read
+        chain = np.zeros(n, dtype=np.int64)
+        for i in range(T):
+            is_name = (k[i] == LOCAL) | (k[i] == GLOBAL)
+            if not is_name.any():
+                continue
+            d = dep[s, i]
+            for earlier in range(s):
+                d[is_name & (refs[i] == target[earlier])] = earlier
+            reads_table = (k[i] == GLOBAL) & (d < 0)
+            global_reads[s, i] = reads_table
+            n_global_reads += reads_table
+            chain = np.maximum(chain, np.where(d >= 0, hops[np.maximum(d, 0), rows], 0))
+        hops[s] = 1 + chain
+
+        # -- values, bottom-up
+        val = np.zeros((T, n), dtype=np.int64)
+        for i in range(T - 1, -1, -1):
+            ki = k[i]
+            leaf_value = refs[i]
+            if L:
+                leaf_value = np.where(ki == LOCAL, env[rows, np.minimum(refs[i], L - 1)], leaf_value)
+            if spec.n_globals:
+                leaf_value = np.where(ki == GLOBAL, spec.global_values[np.clip(refs[i] - L, 0, spec.n_globals - 1)],
+                                      leaf_value)
+            is_op = ki == OP
+            if i >= inner_slots or not is_op.any():
+                val[i] = leaf_value
+                continue
+            left, right = 2 * i + 1, 2 * i + 2
+            result, fired, zero, big = _apply(spec, op[s, i], k[left], refs[left], val[left],
+                                              k[right], refs[right], val[right])
+            val[i] = np.where(is_op, result, leaf_value)
+            n_latent += is_op & fired
+            bad_mod |= is_op & zero
+            overflow |= is_op & big
+        value[s] = val[0]
+        local_target = tgt < L
+        lt_rows, lt_ids = rows[local_target], tgt[local_target]
+        env[lt_rows, lt_ids] = val[0][local_target]
+        n_assigned[lt_rows] += 1 - assigned[lt_rows, lt_ids]
+        assigned[lt_rows, lt_ids] = 1
+
+    # -- print: the target of a random statement; its value is the last assignment's
+    chosen = rng.integers(0, S, size=n)
+    printed = target[chosen, rows]
+    last_def = chosen.copy()
+    for s in range(S):
+        last_def[target[s] == printed] = s
+    output = value[last_def, rows]
+
+    # -- backward slice: statements the printed value depends on
+    needed = np.zeros((S, n), dtype=bool)
+    needed[last_def, rows] = True
+    for s in range(S - 1, -1, -1):
+        for i in range(T):
+            d = dep[s, i]
+            mark = needed[s] & (d >= 0)
+            needed[d[mark], rows[mark]] = True
+    n_relevant = needed.sum(axis=0)
+
+    styles = _draw_styles(spec, rule, n, rng)
+    row_language = styles.pop("row_language")
+    rejected = {"modulo_by_zero": bad_mod, "value_too_large": overflow & ~bad_mod}
+    if rule.globals == "required":
+        rejected["no_global_read"] = n_global_reads == 0
+    if rule.style == "mixed":
+        rejected["not_mixed"] = ~_really_mixed(spec, kind, ref, target, printed, styles)
+
+    annotations = {
+        "n_statements": np.full(n, S, dtype=np.int32),
+        "max_depth": depth.max(axis=0).astype(np.int32),
+        "n_global_reads": n_global_reads.astype(np.int32),
+        "uses_globals": n_global_reads > 0,
+        "n_latent": n_latent.astype(np.int32),
+        "n_relevant": n_relevant.astype(np.int32),
+        "n_noise": (S - n_relevant).astype(np.int32),
+        "hops": hops[last_def, rows].astype(np.int32),
+    }
+    return Programs(target=target, depth=depth, kind=kind, ref=ref, op=op, printed=printed, output=output,
+                    row_language=row_language, global_reads=global_reads, annotations=annotations,
+                    rejected=rejected, **styles)
+
+
+def _apply(spec: Spec, ops, lkind, lref, a, rkind, rref, b):
+    """One operator for all rows: (result, latent fired, modulo by zero, too large)."""
+    lname = (lkind == LOCAL) | (lkind == GLOBAL)
+    rname = (rkind == LOCAL) | (rkind == GLOBAL)
+    ltype = spec.name_types[np.where(lname, lref, 0)]
+    rtype = spec.name_types[np.where(rname, rref, 0)]
+    fired = lname & rname & (ltype == 0) & (rtype != 0)
+    fired &= np.where(rtype == 1, spec.fires[0], spec.fires[1])
+    big = np.zeros(len(a), dtype=bool)
+    if fired.any():
+        (ml, dl), ((mb, db), (mc, dc)) = spec.modify_left, spec.modify_right
+        big |= fired & (np.abs(a.astype(np.float64) * ml) >= BOUND)
+        a = np.where(fired, a * ml // dl, a)
+        mr = np.where(rtype == 1, mb, mc)
+        dr = np.where(rtype == 1, db, dc)
+        big |= fired & (np.abs(b.astype(np.float64) * mr) >= BOUND)
+        b = np.where(fired, b * mr // dr, b)
+    zero = (ops == MOD) & (b == 0)
+    result = np.remainder(a, np.where(b == 0, 1, b))
+    result = np.where(ops == 0, a + b, np.where(ops == 1, a - b, np.where(ops == 2, a * b, result)))
+    big |= (ops == 2) & (np.abs(a.astype(np.float64) * b.astype(np.float64)) >= BOUND)
+    big |= np.abs(result) >= BOUND
+    return result, fired, zero, big
+
+
+def _draw_styles(spec: Spec, rule: SplitRule, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    S, T = spec.n_statements, spec.n_nodes
+    if rule.style == "mixed":
+        coins = rng.integers(0, 2, size=(S * (1 + 2 * T) + 2, n), dtype=np.int8)
+        return {
+            "target_style": coins[:S],
+            "node_style": coins[S:S + S * T].reshape(S, T, n),
+            "bracket_style": coins[S + S * T:S + 2 * S * T].reshape(S, T, n),
+            "print_style": coins[-2:],
+            "row_language": np.full(n, 2, dtype=np.int8),
+        }
+    if rule.style == "alternate":
+        row = (np.arange(n) % 2).astype(np.int8)
+    else:
+        row = np.full(n, 0 if rule.style == "lola" else 1, dtype=np.int8)
+    return {
+        "target_style": np.broadcast_to(row, (S, n)),
+        "node_style": np.broadcast_to(row, (S, T, n)),
+        "bracket_style": np.broadcast_to(row, (S, T, n)),
+        "print_style": np.broadcast_to(row, (2, n)),
+        "row_language": row,
+    }
+
+
+def _really_mixed(spec: Spec, kind, ref, target, printed, styles) -> np.ndarray:
+    """Rows whose text shows both a LoLa-only and a MeMe-only token.
+
+    Operators and brackets always differ between the dialects; a name only
+    when it has a capital (``lsok`` is both camelCase and snake_case).
+    """
+    is_name = (kind == LOCAL) | (kind == GLOBAL)
+    name_visible = is_name & spec.name_has_capital[np.where(is_name, ref, 0)]
+    is_op = kind == OP
+    target_visible = spec.name_has_capital[target]
+    seen = []
+    for coin in (0, 1):
+        seen.append(
+            ((is_op | name_visible) & (styles["node_style"] == coin)).any(axis=(0, 1))
+            | (is_op & (styles["bracket_style"] == coin)).any(axis=(0, 1))
+            | (target_visible & (styles["target_style"] == coin)).any(axis=0)
+            | (spec.name_has_capital[printed] & (styles["print_style"][0] == coin))
+            | (styles["print_style"][1] == coin)
+        )
+    return seen[0] & seen[1]

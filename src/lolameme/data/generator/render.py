@@ -1,0 +1,70 @@
+"""Program text for a whole chunk at once, assembled by pyarrow's string kernels.
+
+Every token a program can contain (each name in both spellings, each integer
+literal, each operator and bracket in both dialects) is rendered once into a
+small table; a chunk's texts are then ``take``s from those tables and
+element-wise joins, which run in C. The layout is the language spec's
+canonical one, the same as ``lolameme.lang.render``: ``name = (a + b)``
+statements joined by ``;`` and a final ``print(x)`` (tests check that the two
+agree).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lolameme.data.generator.names import Vocabulary
+from lolameme.data.generator.programs import CONST, GLOBAL, LOCAL, OP, Programs
+from lolameme.lang.syntax import BRACKETS, SYMBOL
+
+LANGUAGE_NAMES = ("lola", "meme", "mixed")
+
+
+class TokenTables:
+    """Pre-rendered tokens: names in both spellings, literals, operators, brackets."""
+
+    def __init__(self, vocab: Vocabulary, min_int: int, max_int: int):
+        self.n_names = len(vocab.names)
+        self.min_int = min_int
+        literals = [str(v) for v in range(min_int, max_int + 1)]
+        self.leaves = pa.array(list(vocab.names) + list(vocab.snake_names) + literals, type=pa.string())
+        self.operators = pa.array([f" {SYMBOL[d][op]} " for d in ("lola", "meme")
+                                   for op in ("add", "sub", "mul", "mod")])
+        self.openers = pa.array([BRACKETS["lola"][0], BRACKETS["meme"][0]])
+        self.closers = pa.array([BRACKETS["lola"][1], BRACKETS["meme"][1]])
+        self.languages = pa.array(LANGUAGE_NAMES)
+
+    def names(self, ids: np.ndarray, style: np.ndarray) -> pa.Array:
+        return self.leaves.take(ids + self.n_names * style.astype(np.int64))
+
+
+def render_chunk(tables: TokenTables, programs: Programs) -> pa.Array:
+    """The program texts of a chunk as one pyarrow string array."""
+    S, T, n = programs.kind.shape
+    parts: list = []
+    for s in range(S):
+        kind, ref = programs.kind[s], programs.ref[s]
+        node_style, bracket_style, op = programs.node_style[s], programs.bracket_style[s], programs.op[s]
+        text: list = [None] * T
+        for i in range(T - 1, -1, -1):
+            k = kind[i]
+            is_name = (k == LOCAL) | (k == GLOBAL)
+            leaf_index = np.where(is_name, ref[i] + tables.n_names * node_style[i].astype(np.int64),
+                                  2 * tables.n_names + np.where(k == CONST, ref[i] - tables.min_int, 0))
+            leaf = tables.leaves.take(leaf_index)
+            is_op = k == OP
+            if 2 * i + 2 >= T or not is_op.any():
+                text[i] = leaf
+                continue
+            joined = pc.binary_join_element_wise(
+                tables.openers.take(bracket_style[i]), text[2 * i + 1],
+                tables.operators.take(op[i] + 4 * node_style[i].astype(np.int8)),
+                text[2 * i + 2], tables.closers.take(bracket_style[i]), "")
+            text[i] = pc.if_else(pa.array(is_op), joined, leaf)
+        parts += [tables.names(programs.target[s], programs.target_style[s]), " = ", text[0], ";"]
+    print_name, print_brackets = programs.print_style
+    parts += ["print", tables.openers.take(print_brackets), tables.names(programs.printed, print_name),
+              tables.closers.take(print_brackets)]
+    return pc.binary_join_element_wise(*parts, "")
