@@ -28,20 +28,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lolameme.data.listops.rules import CLOSE_TOKEN, DIGITS, LIST_PROBABILITY, OPEN_TOKENS
+from lolameme.data.listops.rules import CLOSE_TOKEN, DIGITS, LIST_PROBABILITY, OPEN_TOKENS, OPERATORS
 
 #: Draws per chunk: part of the definition of a seed's dataset (recorded in the manifest).
 CHUNK_DRAWS = 16_384
 
 # Token codes: 0-9 digits, 10-13 operators (rules.OPERATORS order), 14 the closing bracket.
+# _reduce_runs computes the operators in this order.
+assert OPERATORS == ("MIN", "MAX", "MED", "SM"), "update _reduce_runs to the new operator set"
 _OP_BASE = 10
 _CLOSE = _OP_BASE + len(OPEN_TOKENS)
 _TOKEN_TEXT = [*DIGITS, *OPEN_TOKENS, CLOSE_TOKEN]
-_WIDTH = max(len(t) for t in _TOKEN_TEXT) + 1
-# Each token's bytes followed by its separating space, padded to a fixed width.
-_TOKEN_BYTES = np.zeros((len(_TOKEN_TEXT), _WIDTH), dtype=np.uint8)
+# Each token's bytes and its separating space, zero-padded to 8 bytes and read as one uint64,
+# so rendering is one gather per token and one pass dropping the zero bytes.
+_TOKEN_BYTES = np.zeros((len(_TOKEN_TEXT), 8), dtype=np.uint8)
 for _code, _text in enumerate(_TOKEN_TEXT):
     _TOKEN_BYTES[_code, : len(_text) + 1] = np.frombuffer((_text + " ").encode("ascii"), dtype=np.uint8)
+_TOKEN_WORDS = _TOKEN_BYTES.view(np.uint64).ravel()
 _TOKEN_WIDTH = np.array([len(t) + 1 for t in _TOKEN_TEXT], dtype=np.int64)
 
 
@@ -90,7 +93,7 @@ def chunk_rng(seed: int, index: int) -> np.random.Generator:
 def sample_chunk(params: SamplerParams, index: int, draws: int = CHUNK_DRAWS) -> Chunk:
     """Draw ``draws`` LRA trees for chunk ``index`` and return the accepted ones, labelled."""
     rng = chunk_rng(params.seed, index)
-    levels, length, accepted = _grow(rng, params, draws)
+    levels, tally, accepted = _grow(rng, params, draws)
     kept = np.flatnonzero(accepted)
     levels = [level.select(accepted) for level in levels]
     renumber = (np.cumsum(accepted) - 1).astype(np.int32)  # draw index -> index among accepted trees
@@ -103,17 +106,26 @@ def sample_chunk(params: SamplerParams, index: int, draws: int = CHUNK_DRAWS) ->
         draws=draws,
         inputs=inputs,
         labels=labels.astype(np.int8),
-        depth=_depth(levels, len(kept)),
-        n_ops=np.bincount(np.concatenate([lv.tree[lv.arity > 0] for lv in levels]), minlength=len(kept)),
-        lra_length=length[kept],
+        depth=tally.depth[kept],
+        n_ops=tally.n_ops[kept],
+        lra_length=tally.length[kept],
         digests=[hashlib.blake2b(text.encode("ascii"), digest_size=16).digest() for text in inputs],
     )
 
 
-def _grow(rng: np.random.Generator, params: SamplerParams, draws: int) -> tuple[list[_Level], np.ndarray, np.ndarray]:
+@dataclass
+class _Tally:
+    """Per-draw counts kept while growing."""
+
+    length: np.ndarray  # LRA length so far
+    n_ops: np.ndarray
+    depth: np.ndarray  # deepest level holding an operator (0: a bare digit)
+
+
+def _grow(rng: np.random.Generator, params: SamplerParams, draws: int) -> tuple[list[_Level], _Tally, np.ndarray]:
     """Grow ``draws`` trees level by level, abandoning each as soon as it cannot fit."""
     tree = np.arange(draws, dtype=np.int32)  # the frontier: roots first
-    length = np.zeros(draws, dtype=np.int32)  # tokens placed so far, per tree
+    tally = _Tally(*(np.zeros(draws, dtype=np.int32) for _ in range(3)))
     alive = np.ones(draws, dtype=bool)
     levels: list[_Level] = []
     for depth in range(1, params.max_depth + 1):
@@ -132,13 +144,16 @@ def _grow(rng: np.random.Generator, params: SamplerParams, draws: int) -> tuple[
         code[~is_list] = rng.integers(0, 10, size=n - n_lists, dtype=np.int32)
         arity[is_list] = list_arity
         levels.append(_Level(tree, code, arity))
-        length += np.bincount(tree, minlength=draws) + np.bincount(tree[is_list], minlength=draws)  # 1 per node, +1 per list
+        lists = np.bincount(tree[is_list], minlength=draws)
+        tally.n_ops += lists
+        tally.length += np.bincount(tree, minlength=draws) + lists  # 1 per node, +1 more per list
+        tally.depth[lists > 0] = depth
         children = np.repeat(tree[is_list], list_arity)
-        pending = np.bincount(children, minlength=draws)
-        alive &= length + pending < params.max_length
+        pending = np.bincount(children, minlength=draws)  # each will add at least 1
+        alive &= tally.length + pending < params.max_length
         tree = children[alive[children]]
-    accepted = alive & (length > params.min_length)  # alive already implies length < max_length
-    return levels, length, accepted
+    accepted = alive & (tally.length > params.min_length)  # alive already implies length < max_length
+    return levels, tally, accepted
 
 
 def _label(levels: list[_Level]) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -158,12 +173,7 @@ def _label(levels: list[_Level]) -> tuple[np.ndarray, list[np.ndarray]]:
         if is_list.any():
             arity = level.arity[is_list]
             starts = np.concatenate(([0], np.cumsum(arity)[:-1]))
-            results = np.stack([
-                np.minimum.reduceat(values, starts),
-                np.maximum.reduceat(values, starts),
-                _segment_median(values, arity, starts),
-                np.add.reduceat(values, starts) % 10,
-            ])
+            results = _reduce_runs(values, arity, starts)
             ops = level.code[is_list] - _OP_BASE
             value[is_list] = results[ops, np.arange(ops.size)]
             size[is_list] = 2 + np.add.reduceat(child_sizes, starts)
@@ -172,11 +182,17 @@ def _label(levels: list[_Level]) -> tuple[np.ndarray, list[np.ndarray]]:
     return (values if values is not None else np.empty(0, np.int64)), sizes
 
 
-def _segment_median(values: np.ndarray, arity: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """``int(numpy.median(run))`` for each run of digits (mean of the middle two, truncated)."""
+def _reduce_runs(values: np.ndarray, arity: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each operator applied to each run of digits, as rows in ``rules.OPERATORS`` order.
+
+    One segmented sort gives MIN (first), MAX (last) and MED
+    (``int(numpy.median(run))``: mean of the middle two, truncated); SM is a
+    segmented sum mod 10.
+    """
     segment = np.repeat(np.arange(arity.size, dtype=np.int32), arity)
     ordered = np.sort(segment * 10 + values) % 10  # sorts within each run, runs stay in order
-    return (ordered[starts + (arity - 1) // 2] + ordered[starts + arity // 2]) // 2
+    median = (ordered[starts + (arity - 1) // 2] + ordered[starts + arity // 2]) // 2
+    return np.stack([ordered[starts], ordered[starts + arity - 1], median, np.add.reduceat(values, starts) % 10])
 
 
 def _render(levels: list[_Level], sizes: list[np.ndarray]) -> list[str]:
@@ -201,20 +217,12 @@ def _render(levels: list[_Level], sizes: list[np.ndarray]) -> list[str]:
         before = np.cumsum(child_size) - child_size  # exclusive running sum over the level
         run_start = np.concatenate(([0], np.cumsum(arity)[:-1]))
         position = np.repeat(position[is_list] + 1 - before[run_start], arity) + before
-    # Every token becomes _WIDTH bytes "<token> " padded with zero bytes; the zeros are then dropped.
-    padded = _TOKEN_BYTES[tokens]
-    ends = np.cumsum(root_sizes)  # token index after each tree
-    last = ends - 1
-    padded[last, _TOKEN_WIDTH[tokens[last]] - 1] = 0  # no space after a tree's last token
+    # Every token becomes 8 bytes "<token> " padded with zero bytes; the zeros are then dropped.
+    padded = _TOKEN_WORDS[tokens].view(np.uint8).reshape(-1, 8)
+    width = _TOKEN_WIDTH[tokens]
+    last = np.cumsum(root_sizes) - 1  # token index of each tree's last token
+    padded[last, width[last] - 1] = 0  # no space after a tree's last token
     flat = padded.ravel()
     text = flat[flat != 0].tobytes().decode("ascii")
-    bounds = np.concatenate(([0], np.cumsum(_TOKEN_WIDTH[tokens])[last] - np.arange(1, ends.size + 1))).tolist()
+    bounds = np.concatenate(([0], np.cumsum(width)[last] - np.arange(1, last.size + 1))).tolist()
     return [text[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
-
-
-def _depth(levels: list[_Level], n_trees: int) -> np.ndarray:
-    """Deepest level holding an operator, per tree (0 for a bare digit)."""
-    depth = np.zeros(n_trees, dtype=np.int64)
-    for d, level in enumerate(levels, start=1):
-        depth[level.tree[level.arity > 0]] = d  # later levels overwrite: the maximum
-    return depth
