@@ -6,12 +6,12 @@ The task module behind ``lolameme generate --preset listops-1000`` and
 * :mod:`.rules` - operators, text form, length accounting, the evaluator;
 * :mod:`.config` - the validated config (LRA's flag names);
 * :mod:`.sampler` - vectorised, chunked, seeded tree sampling;
-* :mod:`.generate` - workers, in-order merge, dedup, splits, manifest;
+* :mod:`.dataset` - workers, in-order merge, dedup, splits, manifest;
 * :mod:`.lra_files` - reading LRA's released TSV files.
 """
 
 from lolameme.data.listops.config import ListOpsConfig, load_config
-from lolameme.data.listops.generate import generate
+from lolameme.data.listops.dataset import generate
 from lolameme.data.listops.lra_files import import_lra, read_lra_tsv
 from lolameme.data.listops.rules import Analysis, analyze, evaluate, lra_length, normalize
 
