@@ -96,11 +96,8 @@ class ImplicitFilter(nn.Module):
         super().__init__()
         self.channels = channels
         self.max_len = max_len
-        z, t = positional_features(max_len, emb_dim)
         # A parameter in the reference (trained at lr 1e-5, i.e. barely); frozen here.
-        self.pos_features = nn.Parameter(z, requires_grad=False)
-        self.register_buffer("t", t, persistent=False)
-        self.register_buffer("decay", decay_rates(channels), persistent=False)
+        self.pos_features = nn.Parameter(positional_features(max_len, emb_dim)[0], requires_grad=False)
         sizes = [emb_dim] + [hidden] * (inner_layers + 1)
         self.hidden = nn.ModuleList(nn.Linear(n_in, n_out) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
         self.sine_freq = nn.Parameter(torch.full((hidden,), float(sine_freq)))  # one, shared by every sine
@@ -109,12 +106,16 @@ class ImplicitFilter(nn.Module):
 
     def forward(self, seq_len: int) -> torch.Tensor:
         """Filters [channels, seq_len] in float32 (autocast is switched off: filters are small)."""
-        device_type = self.pos_features.device.type
-        with torch.autocast(device_type=device_type, enabled=False):
-            h = self.pos_features[:seq_len]
+        z = self.pos_features[:seq_len]
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            h = z
             for linear in self.hidden:
                 h = torch.sin(self.sine_freq * linear(h))
-            h = self.out(h) * torch.exp(-self.t[:seq_len] * self.decay)
+            # The window needs t and the rates, both cheap to recompute; keeping them out of the
+            # module's state lets a model be built on the meta device and loaded by assignment.
+            t = torch.linspace(0, 1, self.max_len, device=z.device, dtype=z.dtype)[:seq_len, None]
+            rates = decay_rates(self.channels).to(device=z.device, dtype=z.dtype)
+            h = self.out(h) * torch.exp(-t * rates)
         return h.transpose(0, 1)
 
 

@@ -55,8 +55,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> StackMod
         raise CheckpointError(f"model file {path} is not a readable safetensors file: {exc}") from None
     if CONFIG_KEY not in metadata:
         raise CheckpointError(f"model file {path} has no {CONFIG_KEY!r} metadata; was it written by save_model?")
-    model = model_from_config(json.loads(metadata[CONFIG_KEY])).to(device)
-    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    with torch.device("meta"):  # no memory and no initialisation: every tensor comes from the file
+        model = model_from_config(json.loads(metadata[CONFIG_KEY]))
+    missing, unexpected = model.load_state_dict(tensors, strict=False, assign=True)
     if missing or unexpected:
         raise CheckpointError(
             f"model file {path} does not match its config: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
