@@ -20,7 +20,7 @@ _CAPITAL = re.compile(r"[A-Z]")
 # Spelling -> canonical name, for spellings already seen. Programs reuse a small
 # vocabulary, so this turns validation into one dict lookup; it is cleared when
 # it grows large so random input cannot exhaust memory.
-_canonical_cache: dict[str, str] = {}
+canonical_cache: dict[str, str] = {}
 _snake_cache: dict[str, str] = {}
 _CACHE_LIMIT = 100_000
 
@@ -31,7 +31,7 @@ def canonical(spelling: str) -> str | None:
     Valid: camelCase (a lowercase letter, then letters) or snake_case (lowercase
     letters and single underscores, never leading or trailing); never ``print``.
     """
-    name = _canonical_cache.get(spelling)
+    name = canonical_cache.get(spelling)
     if name is not None:
         return name
     if _CAMEL.fullmatch(spelling):
@@ -42,9 +42,9 @@ def canonical(spelling: str) -> str | None:
         return None
     if name == RESERVED:
         return None
-    if len(_canonical_cache) >= _CACHE_LIMIT:
-        _canonical_cache.clear()
-    _canonical_cache[spelling] = name
+    if len(canonical_cache) >= _CACHE_LIMIT:
+        canonical_cache.clear()
+    canonical_cache[spelling] = name
     return name
 
 
