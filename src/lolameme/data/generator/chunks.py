@@ -86,7 +86,10 @@ def make_chunk(context: Context, plan: SplitPlan, k: int) -> Chunk:
 
 
 def _global_occurrences(context: Context, programs: Programs, keep: np.ndarray) -> np.ndarray:
-    """(row, global) pairs, one per occurrence of a global in a kept program (reads and assignments)."""
+    """(row, global) pairs, one per occurrence of a global in a kept program's text.
+
+    Occurrences are assignments (training), reads and the print statement.
+    """
     L = context.spec.n_locals
     if context.spec.n_globals == 0:
         return np.empty((0, 2), dtype=np.int64)
@@ -94,7 +97,8 @@ def _global_occurrences(context: Context, programs: Programs, keep: np.ndarray) 
     new_row[keep] = np.arange(len(keep))
     s_t, row_t = np.nonzero(programs.target >= L)
     s_r, i_r, row_r = np.nonzero(programs.kind == GLOBAL)
-    rows = np.concatenate([row_t, row_r])
-    ids = np.concatenate([programs.target[s_t, row_t], programs.ref[s_r, i_r, row_r]]) - L
+    (row_p,) = np.nonzero(programs.printed >= L)
+    rows = np.concatenate([row_t, row_r, row_p])
+    ids = np.concatenate([programs.target[s_t, row_t], programs.ref[s_r, i_r, row_r], programs.printed[row_p]]) - L
     kept = new_row[rows] >= 0
     return np.stack([new_row[rows][kept], ids[kept]], axis=1)

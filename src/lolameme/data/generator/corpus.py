@@ -192,7 +192,7 @@ def _appearance_report(config: GeneratorConfig, appearances: np.ndarray) -> dict
     report: dict[str, Any] = {
         "target": target, "min": low, "median": float(np.median(appearances)), "max": int(appearances.max()),
         "mean": round(float(appearances.mean()), 3), "met": low >= target,
-        "counted": "occurrences (reads and assignments) of each global in the train split",
+        "counted": "occurrences of each global in the train split's program texts (assignments, reads, prints)",
     }
     if low < target:
         short = int((appearances < target).sum())

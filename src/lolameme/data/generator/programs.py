@@ -220,7 +220,8 @@ def draw_programs(spec: Spec, rule: SplitRule, n: int, rng: np.random.Generator)
             u_kind, u_const, u_local = u[base + 3 * i], u[base + 3 * i + 1], u[base + 3 * i + 2]
             local = leaf & (u_kind >= spec.p_const) & (u_kind < p_local_end) & (n_assigned > 0)
             glob = leaf & (u_kind >= p_local_end) if readable else np.zeros(n, dtype=bool)
-            if i == 0:
+            if i == 0:  # a global's assignment is its fixed value
+                local &= ~assign_global
                 glob &= ~assign_global
             refs[i] = spec.min_int + (u_const * (spec.max_int - spec.min_int + 1)).astype(np.int64)
             if i == 0 and may_assign:
