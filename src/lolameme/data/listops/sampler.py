@@ -38,14 +38,12 @@ CHUNK_DRAWS = 16_384
 assert OPERATORS == ("MIN", "MAX", "MED", "SM"), "update _reduce_runs to the new operator set"
 _OP_BASE = 10
 _CLOSE = _OP_BASE + len(OPEN_TOKENS)
-_TOKEN_TEXT = [*DIGITS, *OPEN_TOKENS, CLOSE_TOKEN]
-# Each token's bytes and its separating space, zero-padded to 8 bytes and read as one uint64,
-# so rendering is one gather per token and one pass dropping the zero bytes.
-_TOKEN_BYTES = np.zeros((len(_TOKEN_TEXT), 8), dtype=np.uint8)
-for _code, _text in enumerate(_TOKEN_TEXT):
-    _TOKEN_BYTES[_code, : len(_text) + 1] = np.frombuffer((_text + " ").encode("ascii"), dtype=np.uint8)
-_TOKEN_WORDS = _TOKEN_BYTES.view(np.uint64).ravel()
-_TOKEN_WIDTH = np.array([len(t) + 1 for t in _TOKEN_TEXT], dtype=np.int64)
+# Rendering writes one ASCII byte per token (the digit, a placeholder letter per operator, "]"),
+# interleaved with spaces, then widens each placeholder into its operator token with
+# bytes.replace: a few fast C passes over the chunk instead of per-token work.
+_PLACEHOLDERS = tuple(bytes([ord("a") + i]) for i in range(len(OPEN_TOKENS)))
+_CODE_BYTE = np.frombuffer("".join(DIGITS).encode("ascii") + b"".join(_PLACEHOLDERS) + CLOSE_TOKEN.encode("ascii"),
+                           dtype=np.uint8)
 
 
 @dataclass(frozen=True)
@@ -201,14 +199,14 @@ def _render(levels: list[_Level], sizes: list[np.ndarray]) -> list[str]:
         return []
     root_sizes = sizes[0]
     total = int(root_sizes.sum())
-    tokens = np.empty(total, dtype=np.uint8)
+    tokens = np.empty(total, dtype=np.uint8)  # one ASCII byte per token, in preorder
     position = np.concatenate(([0], np.cumsum(root_sizes)[:-1]))  # preorder position of each root
     for d, level in enumerate(levels):
-        tokens[position] = level.code
+        tokens[position] = _CODE_BYTE[level.code]
         is_list = level.arity > 0
         if not is_list.any():
             break
-        tokens[position[is_list] + sizes[d][is_list] - 1] = _CLOSE
+        tokens[position[is_list] + sizes[d][is_list] - 1] = _CODE_BYTE[_CLOSE]
         if d + 1 == len(levels):
             break
         # Children follow their parent's opening token, each after its elder siblings' subtrees.
@@ -217,12 +215,10 @@ def _render(levels: list[_Level], sizes: list[np.ndarray]) -> list[str]:
         before = np.cumsum(child_size) - child_size  # exclusive running sum over the level
         run_start = np.concatenate(([0], np.cumsum(arity)[:-1]))
         position = np.repeat(position[is_list] + 1 - before[run_start], arity) + before
-    # Every token becomes 8 bytes "<token> " padded with zero bytes; the zeros are then dropped.
-    padded = _TOKEN_WORDS[tokens].view(np.uint8).reshape(-1, 8)
-    width = _TOKEN_WIDTH[tokens]
-    last = np.cumsum(root_sizes) - 1  # token index of each tree's last token
-    padded[last, width[last] - 1] = 0  # no space after a tree's last token
-    flat = padded.ravel()
-    text = flat[flat != 0].tobytes().decode("ascii")
-    bounds = np.concatenate(([0], np.cumsum(width)[last] - np.arange(1, last.size + 1))).tolist()
-    return [text[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    spaced = np.full(2 * total, ord(" "), dtype=np.uint8)
+    spaced[0::2] = tokens
+    spaced[2 * np.cumsum(root_sizes) - 1] = ord("\n")  # a tree ends with a newline, not a space
+    text = spaced.tobytes()
+    for placeholder, token in zip(_PLACEHOLDERS, OPEN_TOKENS):
+        text = text.replace(placeholder, token.encode("ascii"))
+    return text.decode("ascii").split("\n")[:-1]
