@@ -3,23 +3,33 @@
     from lolameme.models import build_model
     model = build_model("thex-tiny-3", vocab_size=V, max_seq_len=256)
     logits = model(idx)  # [B, T] token ids -> [B, T, V] float32 logits
+
+Names are loaded on first use (PEP 562), so ``import lolameme.models.cli``
+(done by every ``lolameme`` command) does not import torch.
 """
 
-from lolameme.models.build import build_model, list_presets, model_from_config, resolve_config
-from lolameme.models.config import LayerSpec, ModelConfig, format_layers, parse_layers
-from lolameme.models.io import load_model, save_model
-from lolameme.models.stack import StackModel
+from __future__ import annotations
 
-__all__ = [
-    "LayerSpec",
-    "ModelConfig",
-    "StackModel",
-    "build_model",
-    "format_layers",
-    "list_presets",
-    "load_model",
-    "model_from_config",
-    "parse_layers",
-    "resolve_config",
-    "save_model",
-]
+import importlib
+
+_EXPORTS = {
+    "build_model": "lolameme.models.build",
+    "list_presets": "lolameme.models.build",
+    "model_from_config": "lolameme.models.build",
+    "resolve_config": "lolameme.models.build",
+    "LayerSpec": "lolameme.models.config",
+    "ModelConfig": "lolameme.models.config",
+    "format_layers": "lolameme.models.config",
+    "parse_layers": "lolameme.models.config",
+    "load_model": "lolameme.models.io",
+    "save_model": "lolameme.models.io",
+    "StackModel": "lolameme.models.stack",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'lolameme.models' has no attribute {name!r}")
