@@ -114,7 +114,9 @@ def _write_split(plan: SplitPlan, runner: ChunkRunner, writer: DatasetWriter, se
     def flush() -> None:
         if buffered:
             table = pa.concat_tables(buffered)
-            split.write({name: table.column(name) for name in table.column_names})
+            # Parquet takes the Arrow columns as they are; the JSONL writer wants Python values
+            split.write(table.to_pydict() if split.fmt == "jsonl" else
+                        {name: table.column(name) for name in table.column_names})
             stats.add_written(table, np.concatenate(buffered_values))
             buffered.clear()
             buffered_values.clear()
