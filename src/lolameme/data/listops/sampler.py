@@ -125,30 +125,32 @@ def _grow(rng: np.random.Generator, params: SamplerParams, draws: int) -> tuple[
     tree = np.arange(draws, dtype=np.int32)  # the frontier: roots first
     tally = _Tally(*(np.zeros(draws, dtype=np.int32) for _ in range(3)))
     alive = np.ones(draws, dtype=bool)
+    frontier = np.ones(draws, dtype=np.int64)  # frontier nodes per tree
     levels: list[_Level] = []
     for depth in range(1, params.max_depth + 1):
         if tree.size == 0:
             break
         n = tree.size
         if depth < params.max_depth:
-            is_list = rng.random(n) < LIST_PROBABILITY
+            lists_at = np.flatnonzero(rng.random(n) < LIST_PROBABILITY)
         else:
-            is_list = np.zeros(n, dtype=bool)
-        n_lists = int(is_list.sum())
-        code = np.empty(n, dtype=np.int32)
+            lists_at = np.empty(0, dtype=np.int64)
+        list_arity = rng.integers(2, params.max_args + 1, size=lists_at.size, dtype=np.int32)
+        list_op = rng.integers(0, len(OPEN_TOKENS), size=lists_at.size, dtype=np.int32)
+        code = rng.integers(0, 10, size=n, dtype=np.int32)  # a digit for every node; lists overwrite theirs
+        code[lists_at] = _OP_BASE + list_op
         arity = np.zeros(n, dtype=np.int32)
-        list_arity = rng.integers(2, params.max_args + 1, size=n_lists, dtype=np.int32)
-        code[is_list] = _OP_BASE + rng.integers(0, len(OPEN_TOKENS), size=n_lists, dtype=np.int32)
-        code[~is_list] = rng.integers(0, 10, size=n - n_lists, dtype=np.int32)
-        arity[is_list] = list_arity
+        arity[lists_at] = list_arity
         levels.append(_Level(tree, code, arity))
-        lists = np.bincount(tree[is_list], minlength=draws)
+        list_tree = tree[lists_at]
+        lists = np.bincount(list_tree, minlength=draws)
         tally.n_ops += lists
-        tally.length += np.bincount(tree, minlength=draws) + lists  # 1 per node, +1 more per list
+        tally.length += frontier + lists  # 1 per node, +1 more per list
         tally.depth[lists > 0] = depth
-        children = np.repeat(tree[is_list], list_arity)
+        children = np.repeat(list_tree, list_arity)
         pending = np.bincount(children, minlength=draws)  # each will add at least 1
         alive &= tally.length + pending < params.max_length
+        frontier = pending * alive
         tree = children[alive[children]]
     accepted = alive & (tally.length > params.min_length)  # alive already implies length < max_length
     return levels, tally, accepted
