@@ -59,51 +59,62 @@ def iter_chunks(params: SamplerParams, workers: int = 1, start: int = 0) -> Iter
 
 
 class _SplitFiller:
-    """Buffers rows of the split being filled and writes them in fixed-size batches."""
+    """Streams rows into train, then val, then test, writing fixed batches of WRITE_BATCH rows."""
+
+    NUMERIC = ("label", "depth", "n_ops", "lra_length")
 
     def __init__(self, writer: DatasetWriter, sizes: dict[str, int]):
-        self.order = [(name, size) for name, size in sizes.items()]
+        self.order = list(sizes.items())
         self.writer = writer
         self.stats = {name: SplitStats() for name in sizes}
+        self.remaining = sum(sizes.values())
         self.position = 0  # index into self.order of the split being filled
         self.rows = 0  # rows already given to the current split
-        self.buffer: dict[str, list] = self._empty()
+        self.texts: list[str] = []
+        self.numbers: dict[str, list[np.ndarray]] = {key: [] for key in self.NUMERIC}
         self.current = writer.split(self.order[0][0])
-        self._skip_full()
-
-    @staticmethod
-    def _empty() -> dict[str, list]:
-        return {"input": [], "label": [], "depth": [], "n_ops": [], "lra_length": []}
+        self._close_full_splits()
 
     @property
     def done(self) -> bool:
         return self.position >= len(self.order)
 
-    def add(self, text: str, label: int, depth: int, n_ops: int, lra_length: int) -> None:
-        buffer = self.buffer
-        buffer["input"].append(text)
-        buffer["label"].append(label)
-        buffer["depth"].append(depth)
-        buffer["n_ops"].append(n_ops)
-        buffer["lra_length"].append(lra_length)
-        self.rows += 1
-        if len(buffer["input"]) >= WRITE_BATCH:
-            self._flush()
-        self._skip_full()
+    def add(self, texts: list[str], numbers: dict[str, np.ndarray]) -> None:
+        """Append rows in order, moving on to the next split whenever one is full."""
+        start = 0
+        while start < len(texts) and not self.done:
+            take = min(self.order[self.position][1] - self.rows, len(texts) - start)
+            self.texts.extend(texts[start:start + take])
+            for key in self.NUMERIC:
+                self.numbers[key].append(numbers[key][start:start + take])
+            self.rows += take
+            self.remaining -= take
+            start += take
+            self._write(final=False)
+            self._close_full_splits()
 
-    def _flush(self) -> None:
-        buffer = self.buffer
-        if buffer["input"]:
-            labels = np.asarray(buffer["label"], dtype=np.int64)
-            self.stats[self.order[self.position][0]].add(labels, np.asarray(buffer["lra_length"]))
-            buffer["label"] = _LABEL_TEXT[labels].tolist()
-            self.current.write(buffer)
-        self.buffer = self._empty()
+    def _write(self, final: bool) -> None:
+        """Write whole batches of WRITE_BATCH rows (and the rest too when ``final``)."""
+        numbers = {key: np.concatenate(parts) if parts else np.empty(0, np.int64) for key, parts in self.numbers.items()}
+        written = 0
+        while len(self.texts) - written >= WRITE_BATCH or (final and written < len(self.texts)):
+            end = min(written + WRITE_BATCH, len(self.texts))
+            labels, lengths = numbers["label"][written:end], numbers["lra_length"][written:end]
+            self.stats[self.order[self.position][0]].add(labels, lengths)
+            self.current.write({
+                "input": self.texts[written:end],
+                "label": _LABEL_TEXT[labels].tolist(),
+                "depth": numbers["depth"][written:end].tolist(),
+                "n_ops": numbers["n_ops"][written:end].tolist(),
+                "lra_length": lengths.tolist(),
+            })
+            written = end
+        self.texts = self.texts[written:]
+        self.numbers = {key: [value[written:]] for key, value in numbers.items()}
 
-    def _skip_full(self) -> None:
-        """Close every split that is full and open the next one."""
+    def _close_full_splits(self) -> None:
         while not self.done and self.rows >= self.order[self.position][1]:
-            self._flush()
+            self._write(final=True)
             self.current.close()
             self.position += 1
             self.rows = 0
@@ -130,17 +141,20 @@ def generate(config: ListOpsConfig, out_dir: str | os.PathLike, *, workers: int 
                 chunks_used += 1
                 draws += chunk.draws
                 accepted += len(chunk.inputs)
-                added = 0
+                fresh: list[int] = []  # rows of this chunk not seen before, in order
                 for i, digest in enumerate(chunk.digests):
+                    if len(fresh) == filler.remaining:
+                        break
                     if digest in seen:
                         duplicates += 1
-                        continue
-                    seen.add(digest)
-                    filler.add(chunk.inputs[i], int(chunk.labels[i]), int(chunk.depth[i]),
-                               int(chunk.n_ops[i]), int(chunk.lra_length[i]))
-                    added += 1
-                    if filler.done:
-                        break
+                    else:
+                        seen.add(digest)
+                        fresh.append(i)
+                rows = np.asarray(fresh, dtype=np.int64)
+                filler.add([chunk.inputs[i] for i in fresh],
+                           {"label": chunk.labels[rows], "depth": chunk.depth[rows],
+                            "n_ops": chunk.n_ops[rows], "lra_length": chunk.lra_length[rows]})
+                added = len(fresh)
                 stalled = 0 if added else stalled + 1
                 if stalled >= STALL_CHUNKS:
                     raise ConfigError(
