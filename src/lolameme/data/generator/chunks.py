@@ -23,7 +23,6 @@ from lolameme.data.generator.render import TokenTables, render_chunk
 from lolameme.data.generator.splits import SplitPlan
 from lolameme.data.generator.verify import check_records
 
-CHUNK_ROWS = 8192     # programs drawn per chunk; part of the corpus definition (changing it changes data)
 VERIFY_SAMPLE = 16    # records per chunk re-run through lolameme.lang with verify: sample
 
 
@@ -57,7 +56,7 @@ def make_chunk(context: Context, plan: SplitPlan, k: int) -> Chunk:
     """Draw, run, render and hash chunk ``k`` of split ``plan``."""
     config = context.config
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, plan.seed_index, k]))
-    programs = draw_programs(context.spec, plan.rule, CHUNK_ROWS, rng)
+    programs = draw_programs(context.spec, plan.rule, plan.chunk_rows, rng)
     reject = np.zeros(programs.n, dtype=bool)
     for mask in programs.rejected.values():
         reject |= mask

@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from lolameme.data.generator.chunks import CHUNK_ROWS, Context
+from lolameme.data.generator.chunks import Context
 from lolameme.data.generator.config import GeneratorConfig
 from lolameme.data.generator.hashing import SeenHashes, first_new
 from lolameme.data.generator.names import build_vocabulary
@@ -58,9 +59,8 @@ class SplitStats:
         self.answer_len[2] = max(self.answer_len[2], int(lengths.max()))
         self.value_range[0] = min(self.value_range[0], int(values.min()))
         self.value_range[1] = max(self.value_range[1], int(values.max()))
-        for language, count in zip(*np.unique(table.column("language").to_numpy(zero_copy_only=False),
-                                               return_counts=True)):
-            self.languages[str(language)] = self.languages.get(str(language), 0) + int(count)
+        for entry in pc.value_counts(table.column("language")).to_pylist():
+            self.languages[entry["values"]] = self.languages.get(entry["values"], 0) + entry["counts"]
         unique = np.unique(values).view(np.uint64)
         self.distinct_answers.add(unique[~self.distinct_answers.contains(unique)])
 
@@ -122,9 +122,9 @@ def _write_split(plan: SplitPlan, runner: ChunkRunner, writer: DatasetWriter, se
             buffered_values.clear()
 
     accepted = 0
-    for chunk in runner.chunks(plan, lambda: plan.size - accepted):
-        if accepted >= plan.size:
-            break
+    chunks = runner.chunks(plan, lambda: plan.size - accepted)
+    while accepted < plan.size:
+        chunk = next(chunks)
         fresh = first_new(chunk.hashes, seen_here)
         across = seen_before.contains(chunk.hashes) & fresh
         keep = np.flatnonzero(fresh & ~across)
@@ -152,7 +152,7 @@ def _write_split(plan: SplitPlan, runner: ChunkRunner, writer: DatasetWriter, se
         futile = futile + 1 if len(keep) == 0 else 0
         if futile >= MAX_FUTILE_CHUNKS:
             raise DatasetError(
-                f"split {plan.name!r}: the last {MAX_FUTILE_CHUNKS} chunks of {CHUNK_ROWS} programs added no new "
+                f"split {plan.name!r}: the last {MAX_FUTILE_CHUNKS} chunks of {plan.chunk_rows} programs added no new "
                 f"program ({accepted} of {plan.size} found; rejected so far: {stats.rejected}, duplicates: "
                 f"{stats.duplicates_within + stats.duplicates_across}); the config allows too few distinct "
                 "programs for this size: allow more statements, variables or values, or ask for fewer rows")
@@ -170,7 +170,7 @@ def _manifest(config: GeneratorConfig, context: Context, plans: list[SplitPlan],
         "latent": {"boundary_a": rules.boundary_a, "boundary_b": rules.boundary_b,
                    "modification_a": rules.modification_a, "modification_b": rules.modification_b,
                    "modification_c": rules.modification_c},
-        "chunk_rows": CHUNK_ROWS,
+        "chunk_rows": {p.name: p.chunk_rows for p in plans},
         "split_rules": {p.name: {"globals": p.rule.globals, "style": p.rule.style} for p in plans},
         "vocabulary": {"locals": list(context.vocab.local_names), "n_globals": context.vocab.n_globals,
                        "globals_file": "globals.json"},

@@ -178,8 +178,10 @@ def draw_programs(spec: Spec, rule: SplitRule, n: int, rng: np.random.Generator)
     value = np.empty((S, n), dtype=np.int64)
     hops = np.empty((S, n), dtype=np.int64)
     env = np.zeros((n, L), dtype=np.int64)         # current value of each local
-    assigned = np.zeros((n, L), dtype=np.int8)
+    local_def = np.full((n, L), -1, dtype=np.int64)  # statement that last assigned each local (-1: not yet)
+    assigned_list = np.zeros((n, L), dtype=np.int64)  # the locals assigned so far, in order of first assignment
     n_assigned = np.zeros(n, dtype=np.int64)
+    global_assigned = np.zeros(S, dtype=bool)       # does any program assign a global in statement s
     bad_mod = np.zeros(n, dtype=bool)
     overflow = np.zeros(n, dtype=bool)
     n_latent = np.zeros(n, dtype=np.int64)
@@ -213,7 +215,6 @@ def draw_programs(spec: Spec, rule: SplitRule, n: int, rng: np.random.Generator)
         k = kind[s]
         refs = ref[s]
         k[:] = np.where(req >= 2, OP, np.where(req == 1, CONST, UNUSED))
-        order = np.cumsum(assigned, axis=1, dtype=np.int64) if L else None
         base = 3 + 2 * inner_slots
         for i in range(T):
             leaf = req[i] == 1
@@ -227,9 +228,9 @@ def draw_programs(spec: Spec, rule: SplitRule, n: int, rng: np.random.Generator)
             if i == 0 and may_assign:
                 refs[i][assign_global] = spec.global_values[tgt[assign_global] - L]
             if local.any():
-                pick = (u_local * n_assigned).astype(np.int64)
-                chosen = (order <= pick[:, None]).sum(axis=1)
-                refs[i][local] = chosen[local]
+                rows_l = rows[local]
+                pick = (u_local[local] * n_assigned[local]).astype(np.int64)
+                refs[i][local] = assigned_list[rows_l, pick]
                 k[i][local] = LOCAL
             if glob.any():
                 refs[i][glob] = L + bag.take(int(np.count_nonzero(glob)))
@@ -238,15 +239,16 @@ def draw_programs(spec: Spec, rule: SplitRule, n: int, rng: np.random.Generator)
         # -- dependencies: the statement that last assigned each variable read
         chain = np.zeros(n, dtype=np.int64)
         for i in range(T):
-            is_name = (k[i] == LOCAL) | (k[i] == GLOBAL)
-            if not is_name.any():
-                continue
+            is_local, is_global = k[i] == LOCAL, k[i] == GLOBAL
             d = dep[s, i]
-            for earlier in range(s):
-                d[is_name & (refs[i] == target[earlier])] = earlier
-            reads_table = (k[i] == GLOBAL) & (d < 0)
-            global_reads[s, i] = reads_table
-            n_global_reads += reads_table
+            if is_local.any():
+                d[is_local] = local_def[rows[is_local], refs[i][is_local]]
+            if is_global.any():
+                for earlier in np.flatnonzero(global_assigned[:s]):  # globals assigned earlier (training)
+                    d[is_global & (refs[i] == target[earlier])] = earlier
+                reads_table = is_global & (d < 0)
+                global_reads[s, i] = reads_table
+                n_global_reads += reads_table
             chain = np.maximum(chain, np.where(d >= 0, hops[np.maximum(d, 0), rows], 0))
         hops[s] = 1 + chain
 
@@ -275,8 +277,11 @@ def draw_programs(spec: Spec, rule: SplitRule, n: int, rng: np.random.Generator)
         local_target = tgt < L
         lt_rows, lt_ids = rows[local_target], tgt[local_target]
         env[lt_rows, lt_ids] = val[0][local_target]
-        n_assigned[lt_rows] += 1 - assigned[lt_rows, lt_ids]
-        assigned[lt_rows, lt_ids] = 1
+        first = local_def[lt_rows, lt_ids] < 0
+        assigned_list[lt_rows[first], n_assigned[lt_rows[first]]] = lt_ids[first]
+        n_assigned[lt_rows[first]] += 1
+        local_def[lt_rows, lt_ids] = s
+        global_assigned[s] = bool(assign_global.any())
 
     # -- print: the target of a random statement; its value is the last assignment's
     chosen = rng.integers(0, S, size=n)
@@ -323,25 +328,32 @@ def _apply(spec: Spec, ops, lkind, lref, a, rkind, rref, b):
     """One operator for all rows: (result, latent fired, modulo by zero, too large)."""
     lname = (lkind == LOCAL) | (lkind == GLOBAL)
     rname = (rkind == LOCAL) | (rkind == GLOBAL)
-    ltype = spec.name_types[np.where(lname, lref, 0)]
-    rtype = spec.name_types[np.where(rname, rref, 0)]
-    fired = lname & rname & (ltype == 0) & (rtype != 0)
-    fired &= np.where(rtype == 1, spec.fires[0], spec.fires[1])
+    fired = lname & rname
+    if fired.any() and any(spec.fires):
+        ltype = spec.name_types[np.where(lname, lref, 0)]
+        rtype = spec.name_types[np.where(rname, rref, 0)]
+        fired &= (ltype == 0) & (rtype != 0) & np.where(rtype == 1, spec.fires[0], spec.fires[1])
+    else:
+        fired[:] = False
     big = np.zeros(len(a), dtype=bool)
     if fired.any():
         (ml, dl), ((mb, db), (mc, dc)) = spec.modify_left, spec.modify_right
-        big |= fired & (np.abs(a.astype(np.float64) * ml) >= BOUND)
-        a = np.where(fired, a * ml // dl, a)
         mr = np.where(rtype == 1, mb, mc)
         dr = np.where(rtype == 1, db, dc)
-        big |= fired & (np.abs(b.astype(np.float64) * mr) >= BOUND)
+        big |= fired & ((np.abs(a.astype(np.float64) * ml) >= BOUND) | (np.abs(b.astype(np.float64) * mr) >= BOUND))
+        a = np.where(fired, a * ml // dl, a)
         b = np.where(fired, b * mr // dr, b)
-    zero = (ops == MOD) & (b == 0)
-    result = np.remainder(a, np.where(b == 0, 1, b))
-    result = np.where(ops == 0, a + b, np.where(ops == 1, a - b, np.where(ops == 2, a * b, result)))
-    big |= (ops == 2) & (np.abs(a.astype(np.float64) * b.astype(np.float64)) >= BOUND)
+    zero = b == 0
+    result = np.where(ops == 0, a + b, np.where(ops == 1, a - b, a * b))
+    is_mod = ops == MOD
+    if is_mod.any():
+        result[is_mod] = np.remainder(a[is_mod], np.where(zero[is_mod], 1, b[is_mod]))
+    # products of operands below 2**31 cannot reach BOUND; check the others in floating point
+    large = (ops == 2) & ((np.abs(a) >= 2 ** 31) | (np.abs(b) >= 2 ** 31))
+    if large.any():
+        big |= large & (np.abs(a.astype(np.float64) * b.astype(np.float64)) >= BOUND)
     big |= np.abs(result) >= BOUND
-    return result, fired, zero, big
+    return result, fired, zero & is_mod, big
 
 
 def _draw_styles(spec: Spec, rule: SplitRule, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from lolameme.data.generator.config import GeneratorConfig
 from lolameme.data.generator.programs import SplitRule
 
+CHUNK_ROWS = 8192    # programs per chunk at most
+CHUNK_MARGIN = 0.03  # chunks draw this many extra programs for rejections and duplicates
+
 # A split's number enters its chunks' seeds; fixed per name so that adding a
 # split never changes the others.
 SPLIT_SEED_INDEX = {
@@ -40,6 +43,21 @@ class SplitPlan:
     @property
     def seed_index(self) -> int:
         return SPLIT_SEED_INDEX[self.name]
+
+    @property
+    def chunk_rows(self) -> int:
+        """Programs drawn per chunk: the split's size (plus a margin) over as few chunks as possible.
+
+        Part of the corpus definition, so a function of the config only. Sizing
+        chunks to the split keeps the programs drawn in vain near CHUNK_MARGIN
+        (a 10k split takes two chunks of 5,150, not two of 8,192).
+        """
+        chunks = max(1, -(-self.size // CHUNK_ROWS))
+        return max(1, -(-int(self.size * (1 + CHUNK_MARGIN)) // chunks))
+
+    def chunks_for(self, rows: int) -> int:
+        """Chunks expected to yield ``rows`` more accepted programs."""
+        return -(-int(rows * (1 + CHUNK_MARGIN)) // self.chunk_rows)
 
 
 def plan_splits(config: GeneratorConfig) -> list[SplitPlan]:

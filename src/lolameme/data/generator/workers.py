@@ -13,7 +13,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 
-from lolameme.data.generator.chunks import CHUNK_ROWS, Chunk, Context, make_chunk
+from lolameme.data.generator.chunks import Chunk, Context, make_chunk
 from lolameme.data.generator.splits import SplitPlan
 
 _context: Context | None = None  # a worker process's own copy
@@ -54,7 +54,7 @@ class ChunkRunner:
                 k += 1
         pending: deque = deque()
         while True:
-            wanted = -(-remaining() // int(CHUNK_ROWS * 0.95))
+            wanted = plan.chunks_for(remaining())
             while not pending or len(pending) < min(2 * self.workers, wanted):
                 pending.append(self.pool.apply_async(_work, (plan, k)))
                 k += 1
