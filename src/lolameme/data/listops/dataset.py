@@ -10,6 +10,7 @@ count. Chunks computed beyond what the splits need are discarded.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterator
@@ -43,7 +44,7 @@ def iter_chunks(params: SamplerParams, workers: int = 1, start: int = 0) -> Iter
         while True:
             yield sample_chunk(params, index)
             index += 1
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context()) as pool:
         ahead = 2 * workers
         pending = deque(pool.submit(sample_chunk, params, start + i) for i in range(ahead))
         index = start + ahead
@@ -56,6 +57,16 @@ def iter_chunks(params: SamplerParams, workers: int = 1, start: int = 0) -> Iter
         finally:
             for future in pending:
                 future.cancel()
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """Workers fork from a clean single-threaded server where available (forking a process
+    that already runs Arrow's threads is unsafe), with the sampler preloaded so they start fast."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["lolameme.data.listops.sampler"])
+    return context
 
 
 class _SplitFiller:

@@ -1,7 +1,7 @@
 """Vectorised ListOps sampling: one chunk of LRA draws at a time, in numpy.
 
 LRA draws a tree depth-first with Python's ``random`` and keeps it only when
-``min_length < length < max_length`` (about 8.6% of draws at LRA's lengths),
+``min_length < length < max_length`` (about 8.3% of draws at LRA's lengths),
 so a straightforward generator spends most of its time building trees it
 throws away. Here a *chunk* of ``CHUNK_DRAWS`` independent draws grows
 breadth-first, all trees at once, one depth level per step:
