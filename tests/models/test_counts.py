@@ -60,3 +60,18 @@ def test_learned_positions_add_exactly_context_times_width():
     with_positions = meta_model("hyena-tiny", vocab_size=50, pos_encoding="learned", max_seq_len=128)
     without = meta_model("hyena-tiny", vocab_size=50, pos_encoding="none", max_seq_len=128)
     assert with_positions.num_parameters() - without.num_parameters() == 128 * 144
+
+
+def test_training_flops_follow_the_standard_formula_for_gpt2():
+    from lolameme.models import resolve_config
+    from lolameme.models.flops import training_flops_per_token
+
+    config = resolve_config("gpt2")
+    block_matmul = 12 * 768 * 768  # q, k, v, proj (4 d^2) + MLP (8 d^2)
+    head = 768 * 50257
+    expected = 6 * (12 * block_matmul + head) + 12 * 12 * 768 * 1024  # 6N + 12 L d T (PaLM)
+    assert training_flops_per_token(config, 1024) == expected
+    # Hyena's cost grows like log T per token, attention's like T.
+    hyena = resolve_config("hyena")
+    assert training_flops_per_token(hyena, 2048) / training_flops_per_token(hyena, 128) < 1.1
+    assert training_flops_per_token(config, 1024) / training_flops_per_token(config, 128) > 1.2
