@@ -74,7 +74,7 @@ class GeneratorConfig(BaseModel):
 
     # -- choices the paper leaves to its code (docs/generator.md explains the defaults)
     constant_probability: float = 0.1       # an operand is an integer literal
-    local_read_probability: float = 0.25    # an operand reads a local assigned earlier (if any)
+    local_read_probability: float = 0.2     # an operand reads a local assigned earlier (if any)
     global_assign_probability: float = 0.2  # a training statement assigns a global its fixed value
 
     # -- how labels are checked while generating (does not change the data)

@@ -283,8 +283,12 @@ def draw_programs(spec: Spec, rule: SplitRule, n: int, rng: np.random.Generator)
         local_def[lt_rows, lt_ids] = s
         global_assigned[s] = bool(assign_global.any())
 
-    # -- print: the target of a random statement; its value is the last assignment's
-    chosen = rng.integers(0, S, size=n)
+    # -- print: the target of a random statement assigning a local (as in all of appendix B's samples;
+    #    a global only when no statement assigns a local); its value is the last assignment's
+    local_statement = target < L
+    n_local_statements = local_statement.sum(axis=0)
+    pick = (rng.random(n) * np.where(n_local_statements > 0, n_local_statements, S)).astype(np.int64)
+    chosen = np.where(n_local_statements > 0, (np.cumsum(local_statement, axis=0) <= pick).sum(axis=0), pick)
     printed = target[chosen, rows]
     last_def = chosen.copy()
     for s in range(S):
