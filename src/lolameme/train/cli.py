@@ -1,9 +1,82 @@
-"""CLI verbs of this room; see :mod:`lolameme.cli` for how rooms are assembled."""
+"""``lolameme train``: flags, an optional config file and ``--set`` overrides -> one TrainConfig.
+
+Precedence, lowest first: TrainConfig defaults, the config file (YAML/JSON, same keys),
+the flags, ``--set key=value`` (``--set model.pos_encoding=rotary`` sets a model option).
+With ``--resume`` the run's saved config is the base and only the budget and logging keys
+may change.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
     """Add this room's commands to the top-level app."""
+    app.command("train")(train_command)
+
+
+def train_command(
+    data: Optional[Path] = typer.Option(None, "--data", "-d", help="dataset directory (needs a train split)"),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="model preset or layer spec (see `lolameme models`)"),
+    tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="char (default), gpt2 or listops"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="run directory to write (or, with --resume, to continue)"),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML/JSON file with the same keys as the flags"),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="budget: optimizer steps"),
+    epochs: Optional[float] = typer.Option(None, "--epochs", min=0, help="budget: passes over the training split"),
+    tokens: Optional[int] = typer.Option(None, "--tokens", min=1, help="budget: input tokens"),
+    time_budget: Optional[float] = typer.Option(None, "--time-budget", min=0, help="budget: minutes of wall-clock training"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="samples per optimizer step (all ranks)"),
+    grad_accum: Optional[int] = typer.Option(None, "--grad-accum", min=1, help="micro-batches per optimizer step"),
+    lr: Optional[float] = typer.Option(None, "--lr", help="peak learning rate"),
+    loss: Optional[str] = typer.Option(None, "--loss", help="answer (default), full or weighted"),
+    reverse_answer: Optional[bool] = typer.Option(None, "--reverse-answer/--no-reverse-answer",
+                                                  help="write answer digits least significant first"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="seed of initialisation, data order and validation slice"),
+    device: Optional[str] = typer.Option(None, "--device", help="auto (default), cpu or cuda"),
+    compile_: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the model"),
+    set_: List[str] = typer.Option([], "--set", help="any config key: key=value; model.KEY=VALUE for model options"),
+    resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its last checkpoint"),
+) -> None:
+    """Train a model on a dataset; writes checkpoints, metrics.jsonl and the resolved config to --out."""
+    from lolameme.errors import ConfigError
+    from lolameme.train.config import make_config, parse_set, read_config_file
+    from lolameme.train.trainer import resolve_resume_config, train
+
+    flags = {
+        "data": data, "model": model, "tokenizer": tokenizer, "out": out, "steps": steps, "epochs": epochs,
+        "tokens": tokens, "time_budget": time_budget, "batch_size": batch_size, "grad_accum": grad_accum, "lr": lr,
+        "loss": loss, "reverse_answer": reverse_answer, "seed": seed, "device": device, "compile": compile_,
+    }
+    values = read_config_file(config) if config else {}
+    values.update({k: v for k, v in flags.items() if v is not None})
+    values = _merge(values, parse_set(set_))
+    if resume:
+        if values.get("out") is None:
+            raise ConfigError("--resume needs --out RUN (the run directory to continue)")
+        cfg = resolve_resume_config(Path(values["out"]), {k: v for k, v in values.items() if k != "out"})
+    else:
+        missing = [f"--{k}" for k in ("data", "out") if values.get(k) is None]
+        if missing:
+            raise ConfigError(f"missing {' and '.join(missing)} (flags or config file keys)")
+        cfg = make_config(values)
+    result = train(cfg, resume=resume)
+    best = result.best
+    summary = f"trained {result.step} steps, {result.tokens:,} tokens in {result.elapsed / 60:.1f} min -> {result.run_dir}"
+    if best:
+        summary += (f"; best validation at step {best['step']}: exact {best['val_exact']:.3f}, "
+                    f"answer loss {best['val_answer_loss']:.3f}")
+    typer.echo(summary)
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out

@@ -264,11 +264,12 @@ class Trainer:
             while self.position.stage < len(stages) and not self._budget_spent():
                 stage = stages[self.position.stage]
                 samples = self._stage_samples(stage, self.position.stage)
-                finished = self._run_stage(stage, samples, stages, stop_after)
-                if not finished:
+                outcome = self._run_stage(stage, samples, stages, stop_after)
+                if outcome == "interrupted":
                     stopped_early = True
                     break
-                self.position = Position(stage=self.position.stage + 1)
+                if outcome == "stage done":
+                    self.position = Position(stage=self.position.stage + 1)
         except KeyboardInterrupt:
             self._save_checkpoint()
             self.bar.close()
@@ -307,18 +308,25 @@ class Trainer:
                   flush=True)
         return samples
 
-    def _run_stage(self, stage: Stage, samples: SampleSet, stages: list[Stage], stop_after: int | None) -> bool:
-        """Train on one stage until its share or the budget is spent; False if stopped by ``stop_after``."""
+    def _run_stage(self, stage: Stage, samples: SampleSet, stages: list[Stage], stop_after: int | None) -> str:
+        """Train on one stage until its share or the budget is spent.
+
+        Returns ``"stage done"`` (move on to the next stage), ``"budget spent"`` or ``"interrupted"``
+        (``stop_after`` reached); the position stays in this stage unless it is done, so a
+        finished run resumed with a larger budget continues where it ended.
+        """
         cfg = self.cfg
         is_last = self.position.stage == len(stages) - 1
         while True:
             batches = epoch_batches(samples.lengths, cfg.batch_size, cfg.bucket_batches, cfg.seed + 1000 * self.position.stage,
                                     self.position.epoch)
             while self.position.batch < len(batches):
-                if self._budget_spent() or (not is_last and self._stage_done(stage)):
-                    return True
+                if self._budget_spent():
+                    return "budget spent"
+                if not is_last and self._stage_done(stage):
+                    return "stage done"
                 if stop_after is not None and self.counters.step >= stop_after:
-                    return False
+                    return "interrupted"
                 self._train_step(batches[self.position.batch], samples)
                 self.position.batch += 1
                 self.position.stage_step += 1
