@@ -12,7 +12,7 @@ from lolameme.cli import app
 from lolameme.data.api import generate_dataset, resolve_config
 from lolameme.data.generator import chunks as chunks_module
 from lolameme.data.generator import load_dataset
-from lolameme.data.generator.hashing import SeenHashes, first_new, text_hashes
+from lolameme.data.generator.hashing import SeenHashes, classify, text_hashes
 from lolameme.data.generator.names import build_vocabulary
 from lolameme.errors import ConfigError, DatasetError
 
@@ -148,17 +148,23 @@ def test_faker_names_come_from_its_word_list(monkeypatch):
             rest = rest[len(match):]
 
 
-def test_text_hashes_and_seen_set():
+def test_duplicate_classification_and_seen_set():
     import pyarrow as pa
 
-    texts = pa.array(["a = 1;print(a)", "a = 2;print(a)", "a = 1;print(a)", "b = 1;print(b)"])
-    hashes = text_hashes(texts)
-    assert hashes.dtype == np.uint64 and hashes[0] == hashes[2] and len(set(hashes.tolist())) == 3
-    assert (text_hashes(texts.slice(1)) == hashes[1:]).all()
+    texts = pa.array(["a = 1;print(a)", "a = 2;print(a)", "a = 1;print(a)"])
+    digests = text_hashes(texts)
+    assert digests.dtype == np.uint64 and digests[0] == digests[2] != digests[1]
+    assert (text_hashes(texts.slice(1)) == digests[1:]).all()
+    hashes = np.array([5, 7, 5, 9, 11, 9], dtype=np.uint64)
+    here, before = SeenHashes(), SeenHashes()
+    before.add(np.array([11], dtype=np.uint64))
+    here.add(np.array([9], dtype=np.uint64))
+    new, across = classify(hashes, here, before)
+    assert new.tolist() == [True, True, False, False, False, False]
+    assert across.tolist() == [False, False, False, False, True, False]
     seen = SeenHashes()
-    assert first_new(hashes, seen).tolist() == [True, True, False, True]
     seen.add(hashes[:2])
     for batch in np.array_split(np.arange(1000, dtype=np.uint64), 7):
         seen.add(batch)
     assert len(seen) == 1002
-    assert seen.contains(np.array([hashes[1], 999, 1000], dtype=np.uint64)).tolist() == [True, True, False]
+    assert seen.contains(np.array([7, 999, 1000], dtype=np.uint64)).tolist() == [True, True, False]

@@ -9,7 +9,6 @@ byte-identical files for any worker count.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lolameme.data.generator.config import GeneratorConfig
+from lolameme.data.generator.hashing import text_hashes
 from lolameme.data.generator.names import Vocabulary
 from lolameme.data.generator.programs import GLOBAL, Programs, Spec, draw_programs
 from lolameme.data.generator.render import TokenTables, render_chunk
@@ -78,9 +78,7 @@ def make_chunk(context: Context, plan: SplitPlan, k: int) -> Chunk:
     if check:
         check_records(table.slice(0, check).to_pylist(), context.globals_table, context.latent)
 
-    hashes = np.frombuffer(b"".join(hashlib.blake2b(text, digest_size=8).digest()
-                                    for text in texts.cast(pa.binary()).to_pylist()), dtype=np.uint64)
-    return Chunk(table=table, hashes=hashes, values=values, global_counts=_global_occurrences(context, programs, keep),
+    return Chunk(table=table, hashes=text_hashes(texts), values=values, global_counts=_global_occurrences(context, programs, keep),
                  rejected={reason: int(mask.sum()) for reason, mask in programs.rejected.items()}, verified=check)
 
 

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from lolameme.data.generator.chunks import Context
 from lolameme.data.generator.config import GeneratorConfig
-from lolameme.data.generator.hashing import SeenHashes, first_new
+from lolameme.data.generator.hashing import SeenHashes, classify
 from lolameme.data.generator.names import build_vocabulary
 from lolameme.data.generator.splits import SplitPlan, plan_splits
 from lolameme.data.generator.workers import ChunkRunner
@@ -125,17 +125,16 @@ def _write_split(plan: SplitPlan, runner: ChunkRunner, writer: DatasetWriter, se
     chunks = runner.chunks(plan, lambda: plan.size - accepted)
     while accepted < plan.size:
         chunk = next(chunks)
-        fresh = first_new(chunk.hashes, seen_here)
-        across = seen_before.contains(chunk.hashes) & fresh
-        keep = np.flatnonzero(fresh & ~across)
+        new, across = classify(chunk.hashes, seen_here, seen_before)
+        keep = np.flatnonzero(new)
         # only the records this split still needs count, duplicates included
         if len(keep) > plan.size - accepted:
-            cut = keep[plan.size - accepted - 1] + 1
+            cut = int(keep[plan.size - accepted - 1]) + 1
             keep = keep[: plan.size - accepted]
         else:
             cut = chunk.table.num_rows
-        stats.duplicates_within += int((~fresh[:cut]).sum())
         stats.duplicates_across += int(across[:cut].sum())
+        stats.duplicates_within += cut - int(new[:cut].sum()) - int(across[:cut].sum())
         for reason, count in chunk.rejected.items():
             stats.rejected[reason] = stats.rejected.get(reason, 0) + count
         stats.verified += chunk.verified
@@ -143,7 +142,7 @@ def _write_split(plan: SplitPlan, runner: ChunkRunner, writer: DatasetWriter, se
             counted = chunk.global_counts[np.isin(chunk.global_counts[:, 0], keep)]
             appearances += np.bincount(counted[:, 1], minlength=len(appearances))
         seen_here.add(chunk.hashes[keep])
-        buffered.append(chunk.table.take(keep))
+        buffered.append(chunk.table if len(keep) == chunk.table.num_rows else chunk.table.take(keep))
         buffered_values.append(chunk.values[keep])
         accepted += len(keep)
         bar.advance(len(keep), split=plan.name)
