@@ -76,7 +76,7 @@ def test_bad_specs_raise_config_error(mutate, message):
 def test_scale_overrides_merge_over_defaults():
     spec = load_spec("memorization")
     tiny = spec.scale("tiny")
-    assert tiny.train["time_budget"] == 1.2  # the spec's own
+    assert tiny.train["steps"] == 250 and tiny.train["time_budget"] == 1.5  # the spec's own
     assert tiny.train["batch_size"] == 32  # the package default, kept
     assert [d.id for d in spec.datasets_at("tiny")] == ["g100", "g500", "g1000"]
     assert len(spec.datasets_at("paper")) == 10
