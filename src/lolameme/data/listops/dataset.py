@@ -45,7 +45,7 @@ def iter_chunks(params: SamplerParams, workers: int = 1, start: int = 0) -> Iter
             yield sample_chunk(params, index)
             index += 1
     with ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context()) as pool:
-        ahead = 2 * workers
+        ahead = workers + 1  # one queued beyond the running ones keeps workers busy; few wasted at the end
         pending = deque(pool.submit(sample_chunk, params, start + i) for i in range(ahead))
         index = start + ahead
         try:
@@ -135,7 +135,12 @@ class _SplitFiller:
 
 def generate(config: ListOpsConfig, out_dir: str | os.PathLike, *, workers: int = 1, fmt: Format = "parquet",
              overwrite: bool = False, progress: bool = False) -> dict[str, Any]:
-    """Generate, label and write the three splits; return the manifest."""
+    """Generate, label and write the three splits; return the manifest.
+
+    With ``workers > 1`` chunks are computed in worker processes started by
+    multiprocessing's forkserver, so a calling script needs the usual
+    ``if __name__ == "__main__":`` guard.
+    """
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
     sizes = config.split_sizes()
