@@ -92,7 +92,7 @@ def generate(config: GeneratorConfig, out_dir: str | os.PathLike, *, workers: in
 
     with DatasetWriter(out_dir, fmt=fmt, overwrite=overwrite) as writer, \
             Progress(sum(p.size for p in plans), "generate", enabled=progress) as bar, \
-            ChunkRunner(context, workers) as runner:
+            ChunkRunner(context, plans, workers) as runner:
         writer.write_json("globals.json", vocab.globals_table())
         for plan in plans:
             split_stats, seen_here = _write_split(plan, runner, writer, seen_before, appearances, bar)

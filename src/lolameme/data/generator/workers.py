@@ -1,17 +1,19 @@
 """Chunks in order, made by this process or by a pool of worker processes.
 
-:class:`ChunkRunner` hands out chunk numbers 0, 1, 2... of a split and yields
-the finished chunks *in that order*, keeping a small bounded window of chunks
-in flight, so memory stays bounded and the result never depends on which
-worker finished first. With one worker everything runs in this process.
+:class:`ChunkRunner` yields the chunks 0, 1, 2... of each split *in that
+order*, so the result never depends on which worker finished first. With
+several workers it keeps a small bounded window of chunks in flight: first the
+chunks the current split still needs, then the first chunks of the following
+splits, so workers do not idle at split boundaries. With one worker
+everything runs in this process.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import sys
-from collections import deque
 from collections.abc import Callable, Iterator
+from multiprocessing.pool import AsyncResult
 
 from lolameme.data.generator.chunks import Chunk, Context, make_chunk
 from lolameme.data.generator.splits import SplitPlan
@@ -31,10 +33,12 @@ def _work(plan: SplitPlan, k: int) -> Chunk:
 class ChunkRunner:
     """Produces the chunks of each split in order; use as a context manager."""
 
-    def __init__(self, context: Context, workers: int = 1):
+    def __init__(self, context: Context, plans: list[SplitPlan], workers: int = 1):
         self.context = context
-        self.workers = workers
+        self.plans = plans
+        self.window = 2 * workers
         self.pool = None
+        self.in_flight: dict[tuple[str, int], AsyncResult] = {}
         if workers > 1:
             # fork starts workers in milliseconds and shares the built context;
             # elsewhere fall back to the platform's default start method
@@ -44,21 +48,35 @@ class ChunkRunner:
     def chunks(self, plan: SplitPlan, remaining: Callable[[], int]) -> Iterator[Chunk]:
         """Chunks 0, 1, 2... of ``plan``, in order, for as long as the caller iterates.
 
-        ``remaining()`` (rows the split still needs) keeps the prefetch window
-        small near the end of a split, so few chunks are drawn in vain.
+        ``remaining()`` (rows the split still needs) decides how many of this
+        split's chunks to keep in flight before prefetching the next splits'.
         """
         k = 0
         if self.pool is None:
             while True:
                 yield make_chunk(self.context, plan, k)
                 k += 1
-        pending: deque = deque()
+        index = self.plans.index(plan)
+        earlier = {p.name for p in self.plans[:index]}
+        self.in_flight = {key: r for key, r in self.in_flight.items() if key[0] not in earlier}
         while True:
-            wanted = plan.chunks_for(remaining())
-            while not pending or len(pending) < min(2 * self.workers, wanted):
-                pending.append(self.pool.apply_async(_work, (plan, k)))
-                k += 1
-            yield pending.popleft().get()
+            self._fill(index, k, plan.chunks_for(remaining()))
+            key = (plan.name, k)
+            result = self.in_flight.pop(key, None) or self.pool.apply_async(_work, (plan, k))
+            yield result.get()
+            k += 1
+
+    def _fill(self, index: int, k: int, wanted: int) -> None:
+        """Submit chunks in priority order until the window is full."""
+        plan = self.plans[index]
+        candidates = [(plan, j) for j in range(k, k + max(1, wanted))]
+        for later in self.plans[index + 1:]:
+            candidates += [(later, j) for j in range(later.chunks_for(later.size))]
+        for candidate, j in candidates:
+            if len(self.in_flight) >= self.window:
+                return
+            if (candidate.name, j) not in self.in_flight:
+                self.in_flight[(candidate.name, j)] = self.pool.apply_async(_work, (candidate, j))
 
     def close(self) -> None:
         if self.pool is not None:
