@@ -44,19 +44,19 @@ def iter_chunks(params: SamplerParams, workers: int = 1, start: int = 0) -> Iter
         while True:
             yield sample_chunk(params, index)
             index += 1
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context()) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context())
+    try:
         ahead = workers + 1  # one queued beyond the running ones keeps workers busy; few wasted at the end
         pending = deque(pool.submit(sample_chunk, params, start + i) for i in range(ahead))
         index = start + ahead
-        try:
-            while True:
-                chunk = pending.popleft().result()
-                pending.append(pool.submit(sample_chunk, params, index))
-                index += 1
-                yield chunk
-        finally:
-            for future in pending:
-                future.cancel()
+        while True:
+            chunk = pending.popleft().result()
+            pending.append(pool.submit(sample_chunk, params, index))
+            index += 1
+            yield chunk
+    finally:
+        # Do not wait for chunks nobody needs any more; workers exit after their current one.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
