@@ -149,7 +149,6 @@ class Programs:
     bracket_style: np.ndarray  # (S, T, N)
     print_style: np.ndarray   # (2, N): the printed name's spelling, print's brackets
     row_language: np.ndarray  # (N,) 0 LoLa, 1 MeMe, 2 mixed
-    global_reads: np.ndarray  # (S, T, N) bool: the leaf reads a global's table value
     annotations: dict[str, np.ndarray]
     rejected: dict[str, np.ndarray]  # reason -> (N,) bool
 
@@ -160,172 +159,197 @@ class Programs:
 
 def draw_programs(spec: Spec, rule: SplitRule, n: int, rng: np.random.Generator) -> Programs:
     """Draw ``n`` programs for ``rule`` and run them; some rows may come back rejected."""
-    S, T, L = spec.n_statements, spec.n_nodes, spec.n_locals
-    rows = np.arange(n)
-    bag = GlobalBag(spec.n_globals, rng) if spec.n_globals else None
-    readable = rule.globals != "none" and spec.n_globals > 0
-    may_assign = rule.globals == "train" and spec.n_globals > 0 and spec.p_global_assign > 0
-    p_local_end = spec.p_const + spec.p_local
-    inner_slots = (T - 1) // 2
+    draw = _Drawing(spec, rule, n, rng)
+    for s in range(spec.n_statements):
+        draw.statement(s)
+    return draw.finish()
 
-    target = np.empty((S, n), dtype=np.int64)
-    depth = np.empty((S, n), dtype=np.int64)
-    kind = np.zeros((S, T, n), dtype=np.int8)
-    ref = np.zeros((S, T, n), dtype=np.int64)
-    op = spec.op_codes[rng.integers(0, len(spec.op_codes), size=(S, T, n))]
-    dep = np.full((S, T, n), -1, dtype=np.int64)   # statement that last assigned the variable a leaf reads
-    global_reads = np.zeros((S, T, n), dtype=bool)
-    value = np.empty((S, n), dtype=np.int64)
-    hops = np.empty((S, n), dtype=np.int64)
-    env = np.zeros((n, L), dtype=np.int64)         # current value of each local
-    local_def = np.full((n, L), -1, dtype=np.int64)  # statement that last assigned each local (-1: not yet)
-    assigned_list = np.zeros((n, L), dtype=np.int64)  # the locals assigned so far, in order of first assignment
-    n_assigned = np.zeros(n, dtype=np.int64)
-    global_assigned = np.zeros(S, dtype=bool)       # does any program assign a global in statement s
-    bad_mod = np.zeros(n, dtype=bool)
-    overflow = np.zeros(n, dtype=bool)
-    n_latent = np.zeros(n, dtype=np.int64)
-    n_global_reads = np.zeros(n, dtype=np.int64)
 
-    for s in range(S):
-        # one block of uniforms per statement: target, depth, shape (2 per inner slot), leaves (3 per slot)
-        u = rng.random((3 + 2 * inner_slots + 3 * T, n))
-        # -- target: a local, or (training) a global assigned its fixed value
-        tgt = (u[0] * L).astype(np.int64)
-        assign_global = np.zeros(n, dtype=bool)
-        if may_assign:
-            assign_global = u[1] < spec.p_global_assign
-            tgt[assign_global] = L + bag.take(int(np.count_nonzero(assign_global)))
-        target[s] = tgt
+class _Drawing:
+    """The state of one chunk while its statements are drawn and run one at a time (for all rows)."""
 
-        # -- tree shape: the depth each node slot must have (0 = slot unused)
-        req = np.zeros((T, n), dtype=np.int64)
+    def __init__(self, spec: Spec, rule: SplitRule, n: int, rng: np.random.Generator):
+        S, T, L = spec.n_statements, spec.n_nodes, spec.n_locals
+        self.spec, self.rule, self.n, self.rng = spec, rule, n, rng
+        self.rows = np.arange(n)
+        self.bag = GlobalBag(spec.n_globals, rng) if spec.n_globals else None
+        self.readable = rule.globals != "none" and spec.n_globals > 0
+        self.may_assign = rule.globals == "train" and spec.n_globals > 0 and spec.p_global_assign > 0
+        self.inner_slots = (T - 1) // 2
+        # the programs
+        self.target = np.empty((S, n), dtype=np.int64)
+        self.depth = np.empty((S, n), dtype=np.int64)
+        self.kind = np.zeros((S, T, n), dtype=np.int8)
+        self.ref = np.zeros((S, T, n), dtype=np.int64)
+        self.op = spec.op_codes[rng.integers(0, len(spec.op_codes), size=(S, T, n))]
+        # their execution
+        self.dep = np.full((S, T, n), -1, dtype=np.int64)  # statement that last assigned the variable a leaf reads
+        self.value = np.empty((S, n), dtype=np.int64)
+        self.hops = np.empty((S, n), dtype=np.int64)
+        self.env = np.zeros((n, L), dtype=np.int64)           # current value of each local
+        self.local_def = np.full((n, L), -1, dtype=np.int64)  # statement that last assigned each local
+        self.assigned_list = np.zeros((n, L), dtype=np.int64)  # locals assigned so far, by first assignment
+        self.n_assigned = np.zeros(n, dtype=np.int64)
+        self.global_assigned = np.zeros(S, dtype=bool)      # does any row assign a global in statement s
+        self.bad_mod = np.zeros(n, dtype=bool)
+        self.overflow = np.zeros(n, dtype=bool)
+        self.n_latent = np.zeros(n, dtype=np.int64)
+        self.n_global_reads = np.zeros(n, dtype=np.int64)
+
+    def statement(self, s: int) -> None:
+        # one block of uniforms per statement: target (2), depth (1), shape (2 per inner slot), leaves (3 per slot)
+        u = self.rng.random((3 + 2 * self.inner_slots + 3 * self.spec.n_nodes, self.n))
+        assign_global = self._target(s, u)
+        req = self._shape(s, u, assign_global)
+        self._operands(s, u, req, assign_global)
+        self._dependencies(s)
+        self._run(s)
+        self.global_assigned[s] = bool(assign_global.any())
+
+    def _target(self, s: int, u: np.ndarray) -> np.ndarray:
+        """A local, or (training) a global assigned its fixed value; returns the global-assignment mask."""
+        L = self.spec.n_locals
+        target = (u[0] * L).astype(np.int64)
+        assign_global = np.zeros(self.n, dtype=bool)
+        if self.may_assign:
+            assign_global = u[1] < self.spec.p_global_assign
+            target[assign_global] = L + self.bag.take(int(np.count_nonzero(assign_global)))
+        self.target[s] = target
+        return assign_global
+
+    def _shape(self, s: int, u: np.ndarray, assign_global: np.ndarray) -> np.ndarray:
+        """The depth each node slot must have (0 = slot unused), drawn top-down."""
+        spec = self.spec
+        req = np.zeros((spec.n_nodes, self.n), dtype=np.int64)
         req[0] = spec.min_depth + (u[2] * (spec.max_depth - spec.min_depth + 1)).astype(np.int64)
         req[0][assign_global] = 1
-        depth[s] = req[0]
-        for i in range(inner_slots):
+        self.depth[s] = req[0]
+        for i in range(self.inner_slots):
             r = req[i]
             inner = r >= 2
             deep_left = u[3 + 2 * i] < 0.5
             other = 1 + (u[4 + 2 * i] * (r - 1)).astype(np.int64)  # uniform in [1, r-1]
             req[2 * i + 1] = np.where(inner, np.where(deep_left, r - 1, other), 0)
             req[2 * i + 2] = np.where(inner, np.where(deep_left, other, r - 1), 0)
+        return req
 
-        # -- operands: a literal, a local assigned earlier (uniform over those), or a global
-        k = kind[s]
-        refs = ref[s]
+    def _operands(self, s: int, u: np.ndarray, req: np.ndarray, assign_global: np.ndarray) -> None:
+        """Leaves: a literal, a local assigned earlier (uniform over those), or a global."""
+        spec, L = self.spec, self.spec.n_locals
+        k, refs = self.kind[s], self.ref[s]
         k[:] = np.where(req >= 2, OP, np.where(req == 1, CONST, UNUSED))
-        base = 3 + 2 * inner_slots
-        for i in range(T):
+        p_local_end = spec.p_const + spec.p_local
+        base = 3 + 2 * self.inner_slots
+        for i in range(spec.n_nodes):
             leaf = req[i] == 1
             u_kind, u_const, u_local = u[base + 3 * i], u[base + 3 * i + 1], u[base + 3 * i + 2]
-            local = leaf & (u_kind >= spec.p_const) & (u_kind < p_local_end) & (n_assigned > 0)
-            glob = leaf & (u_kind >= p_local_end) if readable else np.zeros(n, dtype=bool)
+            local = leaf & (u_kind >= spec.p_const) & (u_kind < p_local_end) & (self.n_assigned > 0)
+            glob = leaf & (u_kind >= p_local_end) if self.readable else np.zeros(self.n, dtype=bool)
             if i == 0:  # a global's assignment is its fixed value
                 local &= ~assign_global
                 glob &= ~assign_global
             refs[i] = spec.min_int + (u_const * (spec.max_int - spec.min_int + 1)).astype(np.int64)
-            if i == 0 and may_assign:
-                refs[i][assign_global] = spec.global_values[tgt[assign_global] - L]
+            if i == 0 and self.may_assign:
+                refs[i][assign_global] = spec.global_values[self.target[s][assign_global] - L]
             if local.any():
-                rows_l = rows[local]
-                pick = (u_local[local] * n_assigned[local]).astype(np.int64)
-                refs[i][local] = assigned_list[rows_l, pick]
+                pick = (u_local[local] * self.n_assigned[local]).astype(np.int64)
+                refs[i][local] = self.assigned_list[self.rows[local], pick]
                 k[i][local] = LOCAL
             if glob.any():
-                refs[i][glob] = L + bag.take(int(np.count_nonzero(glob)))
+                refs[i][glob] = L + self.bag.take(int(np.count_nonzero(glob)))
                 k[i][glob] = GLOBAL
 
-        # -- dependencies: the statement that last assigned each variable read
-        chain = np.zeros(n, dtype=np.int64)
-        for i in range(T):
+    def _dependencies(self, s: int) -> None:
+        """Which statement each read depends on, global-table reads, and the chain length (hops)."""
+        k, refs, rows = self.kind[s], self.ref[s], self.rows
+        chain = np.zeros(self.n, dtype=np.int64)
+        for i in range(self.spec.n_nodes):
             is_local, is_global = k[i] == LOCAL, k[i] == GLOBAL
-            d = dep[s, i]
+            d = self.dep[s, i]
             if is_local.any():
-                d[is_local] = local_def[rows[is_local], refs[i][is_local]]
+                d[is_local] = self.local_def[rows[is_local], refs[i][is_local]]
             if is_global.any():
-                for earlier in np.flatnonzero(global_assigned[:s]):  # globals assigned earlier (training)
-                    d[is_global & (refs[i] == target[earlier])] = earlier
-                reads_table = is_global & (d < 0)
-                global_reads[s, i] = reads_table
-                n_global_reads += reads_table
-            chain = np.maximum(chain, np.where(d >= 0, hops[np.maximum(d, 0), rows], 0))
-        hops[s] = 1 + chain
+                for earlier in np.flatnonzero(self.global_assigned[:s]):  # globals assigned earlier (training)
+                    d[is_global & (refs[i] == self.target[earlier])] = earlier
+                self.n_global_reads += is_global & (d < 0)  # answered by the global table
+            chain = np.maximum(chain, np.where(d >= 0, self.hops[np.maximum(d, 0), rows], 0))
+        self.hops[s] = 1 + chain
 
-        # -- values, bottom-up
-        val = np.zeros((T, n), dtype=np.int64)
-        for i in range(T - 1, -1, -1):
-            ki = k[i]
-            leaf_value = refs[i]
-            if L:
-                leaf_value = np.where(ki == LOCAL, env[rows, np.minimum(refs[i], L - 1)], leaf_value)
+    def _run(self, s: int) -> None:
+        """Evaluate the statement bottom-up and assign its target."""
+        spec, L, rows = self.spec, self.spec.n_locals, self.rows
+        k, refs, ops = self.kind[s], self.ref[s], self.op[s]
+        val = np.zeros((spec.n_nodes, self.n), dtype=np.int64)
+        for i in range(spec.n_nodes - 1, -1, -1):
+            leaf_value = np.where(k[i] == LOCAL, self.env[rows, np.minimum(refs[i], L - 1)], refs[i])
             if spec.n_globals:
-                leaf_value = np.where(ki == GLOBAL, spec.global_values[np.clip(refs[i] - L, 0, spec.n_globals - 1)],
-                                      leaf_value)
-            is_op = ki == OP
-            if i >= inner_slots or not is_op.any():
+                table = spec.global_values[np.clip(refs[i] - L, 0, spec.n_globals - 1)]
+                leaf_value = np.where(k[i] == GLOBAL, table, leaf_value)
+            is_op = k[i] == OP
+            if i >= self.inner_slots or not is_op.any():
                 val[i] = leaf_value
                 continue
             left, right = 2 * i + 1, 2 * i + 2
-            result, fired, zero, big = _apply(spec, op[s, i], k[left], refs[left], val[left],
+            result, fired, zero, big = _apply(spec, ops[i], k[left], refs[left], val[left],
                                               k[right], refs[right], val[right])
             val[i] = np.where(is_op, result, leaf_value)
-            n_latent += is_op & fired
-            bad_mod |= is_op & zero
-            overflow |= is_op & big
-        value[s] = val[0]
-        local_target = tgt < L
-        lt_rows, lt_ids = rows[local_target], tgt[local_target]
-        env[lt_rows, lt_ids] = val[0][local_target]
-        first = local_def[lt_rows, lt_ids] < 0
-        assigned_list[lt_rows[first], n_assigned[lt_rows[first]]] = lt_ids[first]
-        n_assigned[lt_rows[first]] += 1
-        local_def[lt_rows, lt_ids] = s
-        global_assigned[s] = bool(assign_global.any())
+            self.n_latent += is_op & fired
+            self.bad_mod |= is_op & zero
+            self.overflow |= is_op & big
+        self.value[s] = val[0]
+        local = self.target[s] < L
+        lt_rows, lt_ids = rows[local], self.target[s][local]
+        self.env[lt_rows, lt_ids] = val[0][local]
+        first = self.local_def[lt_rows, lt_ids] < 0
+        self.assigned_list[lt_rows[first], self.n_assigned[lt_rows[first]]] = lt_ids[first]
+        self.n_assigned[lt_rows[first]] += 1
+        self.local_def[lt_rows, lt_ids] = s
 
-    # -- print: the target of a random statement assigning a local (as in all of appendix B's samples;
-    #    a global only when no statement assigns a local); its value is the last assignment's
-    local_statement = target < L
-    n_local_statements = local_statement.sum(axis=0)
-    pick = (rng.random(n) * np.where(n_local_statements > 0, n_local_statements, S)).astype(np.int64)
-    chosen = np.where(n_local_statements > 0, (np.cumsum(local_statement, axis=0) <= pick).sum(axis=0), pick)
-    printed = target[chosen, rows]
-    last_def = chosen.copy()
-    for s in range(S):
-        last_def[target[s] == printed] = s
-    output = value[last_def, rows]
+    def finish(self) -> Programs:
+        """The print statement, the backward slice, dialect coins, rejections and annotations."""
+        spec, rule, n, rows = self.spec, self.rule, self.n, self.rows
+        S, L = spec.n_statements, spec.n_locals
+        # print the target of a random statement assigning a local (as in all of appendix B's
+        # samples; a global only when no statement assigns a local); its value is the last assignment's
+        local_statement = self.target < L
+        n_local = local_statement.sum(axis=0)
+        pick = (self.rng.random(n) * np.where(n_local > 0, n_local, S)).astype(np.int64)
+        chosen = np.where(n_local > 0, (np.cumsum(local_statement, axis=0) <= pick).sum(axis=0), pick)
+        printed = self.target[chosen, rows]
+        last_def = chosen.copy()
+        for s in range(S):
+            last_def[self.target[s] == printed] = s
 
-    # -- backward slice: statements the printed value depends on
-    needed = np.zeros((S, n), dtype=bool)
-    needed[last_def, rows] = True
-    for s in range(S - 1, -1, -1):
-        for i in range(T):
-            d = dep[s, i]
-            mark = needed[s] & (d >= 0)
-            needed[d[mark], rows[mark]] = True
-    n_relevant = needed.sum(axis=0)
+        # backward slice: the statements the printed value depends on
+        needed = np.zeros((S, n), dtype=bool)
+        needed[last_def, rows] = True
+        for s in range(S - 1, -1, -1):
+            for i in range(spec.n_nodes):
+                d = self.dep[s, i]
+                mark = needed[s] & (d >= 0)
+                needed[d[mark], rows[mark]] = True
+        n_relevant = needed.sum(axis=0)
 
-    styles = _draw_styles(spec, rule, n, rng)
-    row_language = styles.pop("row_language")
-    rejected = {"modulo_by_zero": bad_mod, "value_too_large": overflow & ~bad_mod}
-    if rule.globals == "required":
-        rejected["no_global_read"] = n_global_reads == 0
-    if rule.style == "mixed":
-        rejected["not_mixed"] = ~_really_mixed(spec, kind, ref, target, printed, styles)
-
-    annotations = {
-        "n_statements": np.full(n, S, dtype=np.int32),
-        "max_depth": depth.max(axis=0).astype(np.int32),
-        "n_global_reads": n_global_reads.astype(np.int32),
-        "uses_globals": n_global_reads > 0,
-        "n_latent": n_latent.astype(np.int32),
-        "n_relevant": n_relevant.astype(np.int32),
-        "n_noise": (S - n_relevant).astype(np.int32),
-        "hops": hops[last_def, rows].astype(np.int32),
-    }
-    return Programs(target=target, depth=depth, kind=kind, ref=ref, op=op, printed=printed, output=output,
-                    row_language=row_language, global_reads=global_reads, annotations=annotations,
-                    rejected=rejected, **styles)
+        styles = _draw_styles(spec, rule, n, self.rng)
+        row_language = styles.pop("row_language")
+        rejected = {"modulo_by_zero": self.bad_mod, "value_too_large": self.overflow & ~self.bad_mod}
+        if rule.globals == "required":
+            rejected["no_global_read"] = self.n_global_reads == 0
+        if rule.style == "mixed":
+            rejected["not_mixed"] = ~_really_mixed(spec, self.kind, self.ref, self.target, printed, styles)
+        annotations = {
+            "n_statements": np.full(n, S, dtype=np.int32),
+            "max_depth": self.depth.max(axis=0).astype(np.int32),
+            "n_global_reads": self.n_global_reads.astype(np.int32),
+            "uses_globals": self.n_global_reads > 0,
+            "n_latent": self.n_latent.astype(np.int32),
+            "n_relevant": n_relevant.astype(np.int32),
+            "n_noise": (S - n_relevant).astype(np.int32),
+            "hops": self.hops[last_def, rows].astype(np.int32),
+        }
+        return Programs(target=self.target, depth=self.depth, kind=self.kind, ref=self.ref, op=self.op,
+                        printed=printed, output=self.value[last_def, rows], row_language=row_language,
+                        annotations=annotations, rejected=rejected, **styles)
 
 
 def _apply(spec: Spec, ops, lkind, lref, a, rkind, rref, b):
