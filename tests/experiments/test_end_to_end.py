@@ -52,3 +52,22 @@ def test_bad_spec_is_a_clean_cli_error(tmp_path: Path):
     result = CliRunner().invoke(app, ["experiment", "status", str(bad)])
     assert result.exit_code == 2
     assert "ConfigError" in result.output and "thex-40" in result.output
+
+
+@pytest.mark.slow
+def test_cell_under_torchrun_trains_data_parallel(tmp_path: Path):
+    import json
+
+    from lolameme.experiments.runner import run_experiment
+    from lolameme.experiments.spec import spec_from_dict
+
+    raw = yaml.safe_load(find_spec("layer-scan").read_text())
+    raw["models"], raw["claims"] = ["gpt2"], []
+    for column in raw["table"]["columns"]:
+        column["paper"] = {"gpt2": column["paper"]["gpt2"]}
+    summary = run_experiment(spec_from_dict(raw), "micro", work=tmp_path, nproc=2, log=lambda _: None)
+    assert summary.finished == ["g500--gpt2-tiny--s0"]
+    result = json.loads((tmp_path / "cells" / "g500--gpt2-tiny--s0" / "result.json").read_text())
+    assert result["compute"]["processes"] == 2 and set(result["splits"]) == {"test_with_globals", "test_without_globals"}
+    start = json.loads((tmp_path / "cells" / "g500--gpt2-tiny--s0" / "run" / "metrics.jsonl").read_text().splitlines()[0])
+    assert start["world_size"] == 2

@@ -74,12 +74,23 @@ class CellJob:
     eval_limit: int | None = None
     eval_batch_size: int = 64
     threads: int = 1
-    gpu: int | None = None
+    gpus: tuple[int, ...] = ()  # GPU indices for this cell (empty: CPU, or the default device)
+    nproc: int = 1  # processes per cell: > 1 runs the cell under torchrun (data parallel)
     progress: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        values = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return {**values, "data_dir": str(self.data_dir), "run_dir": str(self.run_dir), "splits": list(self.splits),
+                "gpus": list(self.gpus)}
+
+    @classmethod
+    def from_json(cls, values: dict[str, Any]) -> CellJob:
+        return cls(**{**values, "data_dir": Path(values["data_dir"]), "run_dir": Path(values["run_dir"]),
+                      "splits": tuple(values["splits"]), "gpus": tuple(values["gpus"])})
 
 
 def make_job(spec: ExperimentSpec, scale_name: str, cell, data_dir: Path, run_dir: Path, *,
-             threads: int, gpu: int | None = None, progress: bool = False) -> CellJob:
+             threads: int, gpus: tuple[int, ...] = (), nproc: int = 1, progress: bool = False) -> CellJob:
     scale = spec.scale(scale_name)
     task, _ = dataset_overrides(spec.dataset(cell.dataset), scale)
     if task not in scale.tokenizer:
@@ -89,13 +100,49 @@ def make_job(spec: ExperimentSpec, scale_name: str, cell, data_dir: Path, run_di
         spec=spec.name, scale=scale_name, cell_id=cell.id, dataset=cell.dataset, x=spec.dataset(cell.dataset).x,
         model=cell.model, seed=cell.seed, data_dir=data_dir, run_dir=run_dir, tokenizer=scale.tokenizer[task],
         splits=tuple(spec.splits_of(cell.dataset)), train={**recipe_values(scale.recipe), **scale.train},
-        eval_limit=scale.eval.limit, eval_batch_size=scale.eval.batch_size, threads=threads, gpu=gpu,
-        progress=progress,
+        eval_limit=scale.eval.limit, eval_batch_size=scale.eval.batch_size, threads=threads, gpus=gpus,
+        nproc=nproc, progress=progress,
     )
 
 
-def run_cell(job: CellJob) -> dict[str, Any]:
-    """Train and evaluate one cell; return its result record (written by the caller, last)."""
+def execute_cell(job: CellJob) -> dict[str, Any]:
+    """Run one cell in this process, or under ``torchrun`` when it asks for several processes."""
+    return run_cell(job) if job.nproc == 1 else run_cell_torchrun(job)
+
+
+def run_cell_torchrun(job: CellJob) -> dict[str, Any]:
+    """Train the cell data-parallel in ``job.nproc`` processes; rank 0 evaluates and reports.
+
+    The job travels as JSON beside the run directory; rank 0 writes the
+    result there and this process reads it back.
+    """
+    import json
+    import subprocess
+    import sys
+
+    cell_dir = job.run_dir.parent
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    job_file, result_file = cell_dir / "job.json", cell_dir / "worker-result.json"
+    job_file.write_text(json.dumps(job.to_json(), indent=2), encoding="utf-8")
+    result_file.unlink(missing_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(max(1, job.threads // job.nproc)))
+    if job.gpus:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in job.gpus)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={job.nproc}",
+               "-m", "lolameme.experiments.worker", str(job_file), str(result_file)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0 or not result_file.is_file():
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
+        raise ExperimentError(f"cell {job.cell_id}: torchrun with {job.nproc} processes failed "
+                              f"(exit {done.returncode}):\n{tail}")
+    return json.loads(result_file.read_text(encoding="utf-8"))
+
+
+def run_cell(job: CellJob) -> dict[str, Any] | None:
+    """Train and evaluate one cell; return its result record (written by the caller, last).
+
+    Under torchrun every rank trains; only rank 0 evaluates, and the others return None.
+    """
     import torch
 
     from lolameme import __version__
@@ -104,16 +151,19 @@ def run_cell(job: CellJob) -> dict[str, Any]:
     from lolameme.train.config import make_config
     from lolameme.train.trainer import train
 
+    rank = int(os.environ.get("RANK", "0"))
     previous_threads = torch.get_num_threads()
-    torch.set_num_threads(job.threads)
-    if job.gpu is not None:
-        torch.cuda.set_device(job.gpu)
+    torch.set_num_threads(max(1, job.threads // job.nproc))
+    if job.gpus and job.nproc == 1:
+        torch.cuda.set_device(job.gpus[0])
     started = time.time()
     try:
         config = make_config({**job.train, "data": str(job.data_dir), "out": str(job.run_dir), "model": job.model,
                               "tokenizer": job.tokenizer, "seed": job.seed, "progress": job.progress},
                              source=f"training config of cell {job.cell_id}")
         trained = train(config)
+        if rank != 0:
+            return None
         eval_started = time.monotonic()
         settings = EvalSettings(batch_size=job.eval_batch_size, limit=job.eval_limit, progress=job.progress)
         reports = evaluate_run(job.run_dir, data=job.data_dir, splits=list(job.splits), settings=settings)
@@ -131,7 +181,7 @@ def run_cell(job: CellJob) -> dict[str, Any]:
         "splits": {split: {k: reports[split].get(k) for k in keep} for split in job.splits},
         "compute": {
             "train_seconds": trained.elapsed, "eval_seconds": eval_seconds, "steps": trained.step,
-            "tokens": trained.tokens, "parameters": parameters, "threads": job.threads,
+            "tokens": trained.tokens, "parameters": parameters, "threads": job.threads, "processes": job.nproc,
             "device": _run_device(job.run_dir),
         },
         "best": trained.best, "started": started, "finished": time.time(), "pid": os.getpid(),

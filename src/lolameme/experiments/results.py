@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from lolameme.errors import ExperimentError
 
 SCORE_COLUMNS = ("n", "exact_match", "majority_baseline", "majority_answer", "token_accuracy", "token_loss")
-COMPUTE_COLUMNS = ("train_seconds", "eval_seconds", "steps", "tokens", "parameters", "threads", "device")
+COMPUTE_COLUMNS = ("train_seconds", "eval_seconds", "steps", "tokens", "parameters", "threads", "processes", "device")
 
 SCHEMA = pa.schema([
     ("spec", pa.string()), ("scale", pa.string()), ("cell", pa.string()), ("dataset", pa.string()),
@@ -32,7 +32,8 @@ SCHEMA = pa.schema([
     ("majority_answer", pa.string()), ("token_accuracy", pa.float64()), ("token_loss", pa.float64()),
     ("slices", pa.string()),  # JSON: column -> [{value, n, exact_match, majority_baseline, ...}]
     ("train_seconds", pa.float64()), ("eval_seconds", pa.float64()), ("steps", pa.int64()),
-    ("tokens", pa.int64()), ("parameters", pa.int64()), ("threads", pa.int64()), ("device", pa.string()),
+    ("tokens", pa.int64()), ("parameters", pa.int64()), ("threads", pa.int64()),
+    ("processes", pa.int64()), ("device", pa.string()),
     ("package_version", pa.string()), ("finished", pa.float64()),
 ])
 

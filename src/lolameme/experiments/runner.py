@@ -5,7 +5,8 @@ interrupted cell (claim of a dead process, or a run directory without a
 result) is wiped and redone, and a failed cell is released so the next run
 retries it. With ``jobs`` > 1 cells run side by side in worker processes, each
 limited to ``cores // jobs`` torch threads (or given one GPU each, round
-robin, when GPUs are present).
+robin, when GPUs are present). With ``nproc`` > 1 each cell itself runs
+under ``torchrun`` in that many data-parallel processes (one GPU each).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lolameme.errors import ExperimentError, LolamemeError
-from lolameme.experiments.backend import CellJob, make_job, prepare_dataset, run_cell
+from lolameme.experiments.backend import CellJob, execute_cell, make_job, prepare_dataset
 from lolameme.experiments.cells import Cell, enumerate_cells, seed_list, select_shard
 from lolameme.experiments.models import describe_mapping, model_mapping
 from lolameme.experiments.results import build_table, write_table
@@ -56,16 +57,16 @@ def gpu_count() -> int:
         return 0
 
 
-def run_experiment(spec: ExperimentSpec, scale: str, *, seeds: int | None = None, jobs: int = 1,
+def run_experiment(spec: ExperimentSpec, scale: str, *, seeds: int | None = None, jobs: int = 1, nproc: int = 1,
                    shard: tuple[int, int] | None = None, work: Path | None = None, progress: bool = False,
-                   log: Callable[[str], None] = print, cell_fn: CellFn = run_cell) -> RunSummary:
+                   log: Callable[[str], None] = print, cell_fn: CellFn = execute_cell) -> RunSummary:
     """Run every pending cell of ``spec`` at ``scale`` (of one shard) and rebuild the results table.
 
     ``cell_fn`` is the function a cell runs (train + evaluate); tests pass a
     cheap one to exercise resuming and sharding without training.
     """
-    if jobs < 1:
-        raise ExperimentError(f"--jobs must be at least 1, got {jobs}")
+    if jobs < 1 or nproc < 1:
+        raise ExperimentError(f"--jobs and --nproc must be at least 1, got {jobs} and {nproc}")
     scale_cfg = spec.scale(scale)
     n_seeds = seeds or scale_cfg.seeds
     wd = WorkDir(Path(work) if work is not None else default_work_dir(spec.name, scale))
@@ -87,11 +88,17 @@ def run_experiment(spec: ExperimentSpec, scale: str, *, seeds: int | None = None
 
     threads = max(1, cpu_cores() // jobs)
     gpus = gpu_count()
+
+    def job_for(cell: Cell, slot: int, show: bool) -> CellJob:
+        devices = tuple((slot * nproc + k) % gpus for k in range(nproc)) if gpus else ()
+        return make_job(spec, scale, cell, wd.dataset_dir(cell.dataset), wd.run_dir(cell), threads=threads,
+                        gpus=devices, nproc=nproc, progress=show)
+
     if jobs == 1:
         for cell in pending:
-            _run_one(spec, scale, wd, cell, threads, 0 if gpus else None, progress, cell_fn, summary, log)
+            _run_one(wd, cell, lambda c: job_for(c, 0, progress), cell_fn, summary, log)
     else:
-        _run_pool(spec, scale, wd, pending, jobs, threads, gpus, cell_fn, summary, log)
+        _run_pool(wd, pending, jobs, lambda c, slot: job_for(c, slot, False), cell_fn, summary, log)
 
     write_table(build_table(wd.results()), wd.results_table())
     log(f"{len(summary.finished)} cell(s) finished, {len(summary.failed)} failed; results table {wd.results_table()}")
@@ -101,20 +108,14 @@ def run_experiment(spec: ExperimentSpec, scale: str, *, seeds: int | None = None
     return summary
 
 
-def _job(spec: ExperimentSpec, scale: str, wd: WorkDir, cell: Cell, threads: int, gpu: int | None,
-         progress: bool) -> CellJob:
-    return make_job(spec, scale, cell, wd.dataset_dir(cell.dataset), wd.run_dir(cell), threads=threads, gpu=gpu,
-                    progress=progress)
-
-
-def _run_one(spec, scale, wd: WorkDir, cell: Cell, threads: int, gpu: int | None, progress: bool,
-             cell_fn: CellFn, summary: RunSummary, log) -> None:
+def _run_one(wd: WorkDir, cell: Cell, job_for: Callable[[Cell], CellJob], cell_fn: CellFn, summary: RunSummary,
+             log) -> None:
     if not wd.claim(cell):
         summary.skipped += 1
         return
     log(f"cell {cell.id}: training")
     try:
-        result = cell_fn(_job(spec, scale, wd, cell, threads, gpu, progress))
+        result = cell_fn(job_for(cell))
     except LolamemeError as exc:
         wd.release(cell)
         summary.failed[cell.id] = f"{type(exc).__name__}: {exc}"
@@ -138,7 +139,7 @@ def _scores_line(result: dict[str, Any]) -> str:
                     for split, scores in result.get("splits", {}).items())
 
 
-def _run_pool(spec, scale, wd: WorkDir, pending: list[Cell], jobs: int, threads: int, gpus: int,
+def _run_pool(wd: WorkDir, pending: list[Cell], jobs: int, job_for: Callable[[Cell, int], CellJob],
               cell_fn: CellFn, summary: RunSummary, log) -> None:
     """Keep ``jobs`` cells in flight; claim each just before it starts, so other processes can share the list."""
     context = multiprocessing.get_context("spawn")  # fresh interpreters: no inherited torch thread pools
@@ -155,8 +156,7 @@ def _run_pool(spec, scale, wd: WorkDir, pending: list[Cell], jobs: int, threads:
                         continue
                     slot = free_slots.pop(0)
                     log(f"cell {cell.id}: training (job {slot})")
-                    job = _job(spec, scale, wd, cell, threads, slot % gpus if gpus else None, False)
-                    running[pool.submit(cell_fn, job)] = (cell, slot)
+                    running[pool.submit(cell_fn, job_for(cell, slot))] = (cell, slot)
                 if not running:
                     break
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
