@@ -168,3 +168,32 @@ def test_duplicate_classification_and_seen_set():
         seen.add(batch)
     assert len(seen) == 1002
     assert seen.contains(np.array([7, 999, 1000], dtype=np.uint64)).tolist() == [True, True, False]
+
+
+def test_generation_checks_itself_against_the_interpreter(tmp_path, monkeypatch):
+    from lolameme.data.generator import programs
+    from lolameme.data.generator.verify import LabelMismatch
+
+    small = {"dataset_size": 300, "test_dataset_size": 50, "global_variables_num_appearance": 1}
+    manifest = generate_dataset("base", tmp_path / "all", overrides={**small, "verify": "all"})
+    checked = manifest["labels"]["records_checked"]
+    assert all(checked[name] >= entry["rows"] for name, entry in manifest["splits"].items())
+
+    real = programs._apply
+
+    def off_by_one(*args):  # a bug in the fast path: every operator result one too big
+        result, *rest = real(*args)
+        return (result + 1, *rest)
+
+    monkeypatch.setattr(programs, "_apply", off_by_one)
+    with pytest.raises(LabelMismatch, match="disagrees with lolameme.lang"):
+        generate_dataset("base", tmp_path / "bug", overrides=small)  # verify: sample is enough
+    assert not (tmp_path / "bug" / "manifest.json").exists()
+
+
+def test_empty_test_splits(tmp_path):
+    manifest = generate_dataset("base", tmp_path / "d", overrides={"dataset_size": 100, "test_dataset_size": 0,
+                                                                    "global_variables_num_appearance": 0})
+    assert manifest["splits"]["test_with_globals"]["rows"] == 0
+    tables, _ = load_dataset(tmp_path / "d")
+    assert tables["test_without_globals"].num_rows == 0 and tables["train"].num_rows == 100

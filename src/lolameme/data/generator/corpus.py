@@ -197,10 +197,12 @@ def _appearance_report(config: GeneratorConfig, appearances: np.ndarray) -> dict
     }
     if low < target:
         short = int((appearances < target).sum())
-        report["warning"] = (
-            f"{short} of {len(appearances)} globals appear fewer than global_variables_num_appearance = {target} "
-            f"times in train (min {low}, median {report['median']:g}); globals are already spread evenly, so "
-            f"the target needs about {target / max(float(appearances.mean()), 1e-9):.1f}x as many global "
-            f"appearances: raise dataset_size or lower global_var_count")
+        mean = float(appearances.mean())
+        fix = (f"the mean ({mean:.0f}) reaches it, so a slightly larger dataset_size will" if mean >= target else
+               f"globals are already spread evenly, so it needs about {target / max(mean, 1e-9):.2f}x as many "
+               "global appearances: raise dataset_size or lower global_var_count")
+        report["warning"] = (f"{short} of {len(appearances)} globals appear fewer than "
+                             f"global_variables_num_appearance = {target} times in train (min {low}, "
+                             f"median {report['median']:g}); {fix}")
         warnings.warn(report["warning"], AppearanceWarning, stacklevel=3)
     return report
