@@ -74,21 +74,22 @@ def make_chunk(context: Context, plan: SplitPlan, k: int) -> Chunk:
     columns["answer_len"] = pc.utf8_length(labels)
     table = pa.table(columns)
 
-    check = len(keep) if config.verify == "all" else min(len(keep), VERIFY_SAMPLE if config.verify == "sample" else 0)
+    check = {"all": len(keep), "sample": min(len(keep), VERIFY_SAMPLE), "off": 0}[config.verify]
     if check:
         check_records(table.slice(0, check).to_pylist(), context.globals_table, context.latent)
 
-    return Chunk(table=table, hashes=text_hashes(texts), values=values, global_counts=_global_occurrences(context, programs, keep),
+    return Chunk(table=table, hashes=text_hashes(texts), values=values,
+                 global_counts=_global_occurrences(context, plan, programs, keep),
                  rejected={reason: int(mask.sum()) for reason, mask in programs.rejected.items()}, verified=check)
 
 
-def _global_occurrences(context: Context, programs: Programs, keep: np.ndarray) -> np.ndarray:
+def _global_occurrences(context: Context, plan: SplitPlan, programs: Programs, keep: np.ndarray) -> np.ndarray:
     """(row, global) pairs, one per occurrence of a global in a kept program's text.
 
     Occurrences are assignments (training), reads and the print statement.
     """
     L = context.spec.n_locals
-    if context.spec.n_globals == 0:
+    if context.spec.n_globals == 0 or plan.name != "train":  # appearances are counted in train only
         return np.empty((0, 2), dtype=np.int64)
     new_row = np.full(programs.n, -1, dtype=np.int64)
     new_row[keep] = np.arange(len(keep))
