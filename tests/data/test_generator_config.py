@@ -75,6 +75,7 @@ def test_paper_keys_in_nested_form_and_mixed_with_snake_case():
     ({"mean_var_length": 5, "min_var_length": 2}, "min_var_length", "2"),
     ({"local_var_count": 0}, "local_var_count", "0"),
     ({"seed": -1}, "seed", "-1"),
+    ({"constant_probability": 0.9, "local_read_probability": 0.1}, "constant_probability", "0.9"),  # no globals read
 ])
 def test_bad_values_are_rejected_naming_key_and_value_and_write_nothing(tmp_path, overrides, key, value):
     out = tmp_path / "never"

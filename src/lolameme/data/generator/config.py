@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -112,7 +112,7 @@ class GeneratorConfig(BaseModel):
 # ------------------------------------------------------------------ checks
 
 
-def _fail(key: str, value: Any, why: str) -> None:
+def _fail(key: str, value: Any, why: str) -> NoReturn:
     raise ConfigError(f"generator config key {key!r} = {value!r}: {why}")
 
 
@@ -127,6 +127,10 @@ def _check(c: GeneratorConfig) -> None:
         value = getattr(c, key)
         if not 0.0 <= value <= 1.0:
             _fail(key, value, "a probability must lie in [0, 1]")
+    if c.global_var_count > 0 and c.constant_probability + c.local_read_probability >= 1:
+        _fail("constant_probability", c.constant_probability,
+              f"with local_read_probability = {c.local_read_probability} no operand is ever a global, but "
+              "test programs must read one: keep their sum below 1 (or set global_var_count: 0)")
     _check_surface(c)
     _check_latent(c)
     for key in ("global_var_count", "dataset_size", "test_dataset_size", "global_variables_num_appearance",
