@@ -112,3 +112,16 @@ def test_every_paper_preset_exists_validates_and_overrides_key_by_key():
     assert resolve_config("operator-pretraining")[1].dataset_size == 40_000_000
     assert resolve_config("variable-length")[1].latent_type_a_modification == ""
     assert resolve_config("mixing")[1].language == "mixed"
+
+
+def test_paper_dict_from_a_json_or_yaml_config_file(tmp_path):
+    import json
+
+    import yaml
+
+    as_json = tmp_path / "paper.json"
+    as_json.write_text(json.dumps({"task": "lolameme", **PAPER_BASECONFIG}))
+    as_yaml = tmp_path / "paper.yaml"
+    as_yaml.write_text(yaml.safe_dump({"preset": "base", **PAPER_BASECONFIG, "STATEMENT_COUNT": 7}))
+    assert resolve_config(config_file=as_json) == ("lolameme", resolve_config("base")[1])
+    assert resolve_config(config_file=as_yaml)[1].statement_count == 7
