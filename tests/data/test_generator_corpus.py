@@ -183,6 +183,14 @@ def test_mixing_splits(corpora):
         assert record["n_global_reads"] > 0
 
 
+def test_latent_type_letter_frequencies_in_generated_corpora(corpora):
+    # base: p_B = 0.4 on x-z plus the empty type C's 0.3 spread over a-z -> 0.435 of names start with x-z
+    for preset in ("base", "long-input"):
+        names = list(corpora[preset].globals) + corpora[preset].locals
+        share = sum(name[0] >= "x" for name in names) / len(names)
+        assert abs(share - (0.4 + 0.3 * 3 / 26)) < 0.08, (preset, share)
+
+
 def test_latent_type_letter_frequencies_follow_the_config():
     config = resolve_config("base", {"global_var_count": 6000})[1]
     vocab = build_vocabulary(config, np.random.default_rng(5))
