@@ -59,6 +59,21 @@ def iter_chunks(params: SamplerParams, workers: int = 1, start: int = 0) -> Iter
         pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _fresh_rows(digests: list[bytes], seen: set[bytes], limit: int) -> tuple[list[int], int]:
+    """(indices of up to ``limit`` trees not seen before, in order; repeats skipped), marking them seen."""
+    fresh: list[int] = []
+    repeated = 0
+    for i, digest in enumerate(digests):
+        if len(fresh) == limit:
+            break
+        if digest in seen:
+            repeated += 1
+        else:
+            seen.add(digest)
+            fresh.append(i)
+    return fresh, repeated
+
+
 def _worker_context() -> multiprocessing.context.BaseContext:
     """Workers fork from a clean single-threaded server where available (forking a process
     that already runs Arrow's threads is unsafe), with the sampler preloaded so they start fast."""
@@ -157,15 +172,8 @@ def generate(config: ListOpsConfig, out_dir: str | os.PathLike, *, workers: int 
                 chunks_used += 1
                 draws += chunk.draws
                 accepted += len(chunk.inputs)
-                fresh: list[int] = []  # rows of this chunk not seen before, in order
-                for i, digest in enumerate(chunk.digests):
-                    if len(fresh) == filler.remaining:
-                        break
-                    if digest in seen:
-                        duplicates += 1
-                    else:
-                        seen.add(digest)
-                        fresh.append(i)
+                fresh, repeated = _fresh_rows(chunk.digests, seen, limit=filler.remaining)
+                duplicates += repeated
                 rows = np.asarray(fresh, dtype=np.int64)
                 filler.add([chunk.inputs[i] for i in fresh],
                            {"label": chunk.labels[rows], "depth": chunk.depth[rows],
@@ -174,10 +182,10 @@ def generate(config: ListOpsConfig, out_dir: str | os.PathLike, *, workers: int 
                 stalled = 0 if added else stalled + 1
                 if stalled >= STALL_CHUNKS:
                     raise ConfigError(
-                        f"only {len(seen)} distinct trees exist within min_length={config.min_length} < length < "
+                        f"found only {len(seen)} distinct trees with min_length={config.min_length} < length < "
                         f"max_length={config.max_length} (max_depth={config.max_depth}, max_args={config.max_args}) "
-                        f"after {draws} draws, but {config.total_samples} samples were requested; "
-                        f"widen the lengths or ask for fewer samples")
+                        f"in {draws} draws, the last {STALL_CHUNKS} chunks adding none, but "
+                        f"{config.total_samples} samples were requested; widen the lengths or ask for fewer samples")
                 bar.advance(added, dup=duplicates)
         finally:
             chunks.close()
