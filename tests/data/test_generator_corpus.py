@@ -250,3 +250,25 @@ def test_manifest_contents(corpora):
     assert answers["distinct"] == len(set(labels))
     assert (answers["min_value"], answers["max_value"]) == (min(labels), max(labels))
     assert manifest["rejected_while_drawing"]["train"]["modulo_by_zero"] > 0  # redrawn, never written
+
+
+@pytest.mark.parametrize("overrides", [
+    {"expression_min_depth": 2, "expression_max_depth": 4, "statement_count": 8, "language": "meme"},
+    {"expression_max_depth": 3, "operators": {"lola": ["*", "%"], "meme": ["@", "/"]}, "min_int_value": 0,
+     "max_int_value": 5, "latent_type_a_modification": "*3", "latent_type_c_modification": "/3",
+     "latent_boundary_a": 10, "latent_boundary_b": 20, "latent_type_probability": [0.5, 0.3]},
+    {"language": "mixed", "expression_max_depth": 3, "global_var_count": 0, "local_var_count": 3,
+     "min_var_length": 1, "max_var_length": 2, "var_name_underscore_probability": 1.0},
+])
+def test_other_configs_are_labelled_right_too(tmp_path, overrides):
+    corpus = Corpus("base", tmp_path / "c", {"dataset_size": 1500, "test_dataset_size": 300,
+                                             "global_variables_num_appearance": 0, **overrides})
+    config = corpus.config
+    for records in corpus.splits.values():
+        check_records(records, corpus.globals, config.latent_rules)
+        for record in records:
+            for statement in parse(record["input"]).statements:
+                if statement.target in corpus.locals:
+                    assert config.expression_min_depth <= _depth(statement.value) <= config.expression_max_depth
+    assert sum(r["n_latent"] for records in corpus.splits.values() for r in records) > 0 or \
+        config.latent_rules.modification_a == ""
