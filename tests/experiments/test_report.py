@@ -132,3 +132,15 @@ def test_summary_lists_claims_with_verdicts(tmp_path):
     assert "| Hyena beats GPT-2 with globals | **yes** |" in text
     assert "| GPT-2 is worst on LoLa with globals | **undecided (missing cells)** |" in text
     assert len(spec.claims) == text.count("[thex-lola](tiny/thex-lola.md)")
+
+
+def test_models_at_the_floor_give_no_signal_not_a_verdict():
+    spec = load_spec("thex-lola")
+    mapping = model_mapping(spec.models, "tiny")
+    rows = [dict(r, exact_match=0.02 if r["model"] == "hyena-tiny" else 0.01) for r in thex_lola_rows()]
+    claim = next(c for c in spec.claims if c.text == "Hyena beats GPT-2 with globals")
+    verdict = check(claim, target_scores(spec, mapping, rows, "With Global"), mapping)  # both below 0.0255
+    assert verdict.floor and verdict.holds is None and verdict.word.startswith("no signal")
+    rows = [dict(r, exact_match=0.03) if r["model"] == "hyena-tiny" else r for r in rows]
+    verdict = check(claim, target_scores(spec, mapping, rows, "With Global"), mapping)
+    assert not verdict.floor and verdict.holds is True

@@ -3,7 +3,9 @@
 A claim (see :class:`~lolameme.experiments.spec.Claim`) is checked on a table
 column or on a figure averaged over its x values. The verdict is yes, no or
 undecided: *undecided* whenever a compared model has no finished cell, so a
-partial experiment never yields an invented answer. A "yes" whose margin is
+partial experiment never yields an invented answer, and *no signal* when
+every compared model scores at or below always giving the majority answer
+(a comparison of models that learned nothing is noise). A "yes" whose margin is
 within one standard deviation over seeds is flagged as weak.
 """
 
@@ -22,17 +24,21 @@ class Scores:
     ours: dict[str, Aggregate | None]
     paper: dict[str, float]
     higher_is_better: bool
+    baseline: float | None = None  # majority-answer exact match of the split(s), for exact-match targets
 
 
 @dataclass(frozen=True)
 class Verdict:
-    holds: bool | None  # None: some compared model has no result
+    holds: bool | None  # None: some compared model has no result, or all sit at the floor
     weak: bool  # holds, but by less than one standard deviation
     detail: str  # the numbers behind it
     paper_holds: bool | None  # the same check on the paper's numbers, where the table gives them
+    floor: bool = False  # every compared model at or below always answering the majority answer
 
     @property
     def word(self) -> str:
+        if self.floor:
+            return "no signal (all at or below the majority answer)"
         if self.holds is None:
             return "undecided (missing cells)"
         return ("yes (within noise)" if self.weak else "yes") if self.holds else "no"
@@ -48,7 +54,8 @@ def target_scores(spec: ExperimentSpec, mapping: dict[str, str], rows: list[dict
     if column is not None:
         agg = aggregate(rows, "exact_match")
         ours = {m: agg.get((column.dataset, mapping[m], column.split)) for m in spec.models}
-        return Scores(ours, {m: paper_mean(v) for m, v in column.paper.items()}, True)
+        return Scores(ours, {m: paper_mean(v) for m, v in column.paper.items()}, True,
+                      majority_baseline(rows, column.dataset, column.split))
     figure = next(f for f in spec.figures if f.id == on)
     agg = aggregate(rows, figure.metric)
     datasets = [d.id for d in spec.datasets]
@@ -67,7 +74,17 @@ def target_scores(spec: ExperimentSpec, mapping: dict[str, str], rows: list[dict
                     for s in seeds]
         std = mean_std(per_seed)[1] if len(per_seed) >= 2 else None
         ours[m] = Aggregate(mean, std, tuple(seeds))
-    return Scores(ours, {}, figure.metric != "token_loss")
+    baselines = [majority_baseline(rows, d, figure.split) for d in common]
+    baseline = sum(baselines) / len(baselines) if figure.metric == "exact_match" and common and None not in baselines \
+        else None
+    return Scores(ours, {}, figure.metric != "token_loss", baseline)
+
+
+def majority_baseline(rows: list[dict], dataset: str, split: str) -> float | None:
+    """Exact match of always giving the majority training answer on a split (the same in every cell)."""
+    values = [r["majority_baseline"] for r in rows
+              if r["dataset"] == dataset and r["split"] == split and r.get("majority_baseline") is not None]
+    return sum(values) / len(values) if values else None
 
 
 def _seed_value(rows: list[dict], dataset: str, model: str, split: str, metric: str, seed: int) -> float:
@@ -103,10 +120,15 @@ def check(claim: Claim, scores: Scores, mapping: dict[str, str]) -> Verdict:
     if mapping.get(claim.model) == mapping.get(claim.other or ""):
         holds = None  # both paper models are one trained model at this scale: nothing to compare
     detail = "; ".join(f"{m} {ours[m]:.4f}" if m in ours else f"{m} missing" for m in [claim.model, *others])
+    compared = [claim.model, *others]
+    floor = scores.baseline is not None and all(m in ours for m in compared) \
+        and all(ours[m] <= scores.baseline for m in compared)
+    if floor:
+        detail += f" (majority answer {scores.baseline:.4f})"
     weak = False
     if holds:
         nearest = min(others, key=lambda o: abs(ours[claim.model] - ours[o]))
         margin = abs(ours[claim.model] - ours[nearest])
         spreads = [s for s in (scores.ours[claim.model].std, scores.ours[nearest].std) if s is not None]
         weak = bool(spreads) and margin <= max(spreads)
-    return Verdict(holds, weak, detail, verdict_on(scores.paper) if scores.paper else None)
+    return Verdict(None if floor else holds, weak, detail, verdict_on(scores.paper) if scores.paper else None, floor)

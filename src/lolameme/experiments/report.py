@@ -15,13 +15,13 @@ from typing import Any
 
 from lolameme.errors import LolamemeError
 from lolameme.experiments.backend import dataset_overrides
-from lolameme.experiments.claims import check, paper_mean, target_scores
+from lolameme.experiments.claims import check, majority_baseline, paper_mean, target_scores
 from lolameme.experiments.models import describe_mapping, model_mapping
 from lolameme.experiments.results import Aggregate, aggregate, slice_means
 from lolameme.experiments.spec import Column, ExperimentSpec, Figure
 
 #: Annotation columns whose slices explain a result, in order of preference (design.md).
-SLICE_COLUMNS = ("uses_globals", "hops", "n_global_reads", "n_latent", "depth", "n_ops")
+SLICE_COLUMNS = ("uses_globals", "hops", "n_global_reads", "n_latent", "language", "depth", "n_ops")
 FIGURE_DPI = 110
 
 
@@ -46,13 +46,6 @@ def fmt_paper(value: Any) -> str:
     return f"{value:.4f}".rstrip("0").rstrip(".") if value else "0"
 
 
-def _baseline(rows: list[dict], dataset: str, split: str) -> float | None:
-    """The majority-answer baseline of a split (a property of the data: the same in every cell)."""
-    values = [r["majority_baseline"] for r in rows
-              if r["dataset"] == dataset and r["split"] == split and r.get("majority_baseline") is not None]
-    return sum(values) / len(values) if values else None
-
-
 # ---------------------------------------------------------------- sections
 
 
@@ -71,7 +64,7 @@ def _setup(spec: ExperimentSpec, scale: str, mapping: dict[str, str], rows: list
         lines += [f"**Shrunk at this scale:** {s.shrunk}. The paper's task runs unshrunk at `small` and `paper` scale.", ""]
     if s.note:
         lines += [f"**Note:** {s.note}", ""]
-    lines += [f"Cells finished: **{done} of {expected_cells}** ({seeds} seeds). "
+    lines += [f"Cells finished: **{done} of {expected_cells}** ({seeds} seed{'s' if seeds != 1 else ''}). "
               "Numbers are exact match, mean (sample std) over seeds; `missing` marks cells without results.", ""]
     lines += ["Models (paper name -> preset at this scale):", "", "```", describe_mapping(mapping, s.models), "```", ""]
     lines.append("Datasets:")
@@ -107,7 +100,7 @@ def _table(spec: ExperimentSpec, mapping: dict[str, str], rows: list[dict], seed
         lines.append("| " + " | ".join(cells) + " |")
     base = ["majority answer", "–"]
     for c in table.columns:
-        value = _baseline(rows, c.dataset, c.split)
+        value = majority_baseline(rows, c.dataset, c.split)
         base += ["missing" if value is None else f"{value:.4f}", "–"]
     lines.append("| " + " | ".join(base) + " |")
     shared = _shared_note(spec.models, mapping)
@@ -196,7 +189,7 @@ def plot_figure(spec: ExperimentSpec, scale: str, figure: Figure, mapping: dict[
         ax.fill_between(xs, [u - s for u, s in zip(means, stds)], [u + s for u, s in zip(means, stds)],
                         color=line.get_color(), alpha=0.2)
     if figure.metric == "exact_match":
-        base = [(d.x, _baseline(rows, d.id, figure.split)) for d in spec.datasets_at(scale)]
+        base = [(d.x, majority_baseline(rows, d.id, figure.split)) for d in spec.datasets_at(scale)]
         base = [(x, b) for x, b in base if b is not None]
         if base:
             ax.plot([x for x, _ in base], [b for _, b in base], color="gray", linestyle="--", label="majority answer")
@@ -232,7 +225,7 @@ def _figure_section(spec: ExperimentSpec, scale: str, figure: Figure, mapping: d
         cells = [fmt_agg(agg.get((d.id, mapping[m], figure.split)), seeds) for d in datasets]
         lines.append(f"| {display_name(m)} (`{mapping[m]}`) | " + " | ".join(cells) + " |")
     if figure.metric == "exact_match":
-        base = [_baseline(rows, d.id, figure.split) for d in datasets]
+        base = [majority_baseline(rows, d.id, figure.split) for d in datasets]
         lines.append("| majority answer | " + " | ".join("missing" if b is None else f"{b:.4f}" for b in base) + " |")
     return lines + [""]
 
