@@ -201,9 +201,9 @@ class _Drawing:
         u = self.rng.random((3 + 2 * self.inner_slots + 3 * self.spec.n_nodes, self.n))
         assign_global = self._target(s, u)
         req = self._shape(s, u, assign_global)
-        self._operands(s, u, req, assign_global)
+        leaf_values = self._operands(s, u, req, assign_global)
         self._dependencies(s)
-        self._run(s)
+        self._run(s, leaf_values)
         self.global_assigned[s] = bool(assign_global.any())
 
     def _target(self, s: int, u: np.ndarray) -> np.ndarray:
@@ -233,13 +233,14 @@ class _Drawing:
             req[2 * i + 2] = np.where(inner, np.where(deep_left, other, r - 1), 0)
         return req
 
-    def _operands(self, s: int, u: np.ndarray, req: np.ndarray, assign_global: np.ndarray) -> None:
-        """Leaves: a literal, a local assigned earlier (uniform over those), or a global."""
+    def _operands(self, s: int, u: np.ndarray, req: np.ndarray, assign_global: np.ndarray) -> np.ndarray:
+        """Leaves: a literal, a local assigned earlier (uniform over those), or a global; returns their values."""
         spec, L = self.spec, self.spec.n_locals
         k, refs = self.kind[s], self.ref[s]
         k[:] = np.where(req >= 2, OP, np.where(req == 1, CONST, UNUSED))
         p_local_end = spec.p_const + spec.p_local
         base = 3 + 2 * self.inner_slots
+        values = np.empty((spec.n_nodes, self.n), dtype=np.int64)
         for i in range(spec.n_nodes):
             leaf = req[i] == 1
             u_kind, u_const, u_local = u[base + 3 * i], u[base + 3 * i + 1], u[base + 3 * i + 2]
@@ -251,13 +252,20 @@ class _Drawing:
             refs[i] = spec.min_int + (u_const * (spec.max_int - spec.min_int + 1)).astype(np.int64)
             if i == 0 and self.may_assign:
                 refs[i][assign_global] = spec.global_values[self.target[s][assign_global] - L]
+            values[i] = refs[i]
             if local.any():
+                local_rows = self.rows[local]
                 pick = (u_local[local] * self.n_assigned[local]).astype(np.int64)
-                refs[i][local] = self.assigned_list[self.rows[local], pick]
+                chosen = self.assigned_list[local_rows, pick]
+                refs[i][local] = chosen
+                values[i][local] = self.env[local_rows, chosen]
                 k[i][local] = LOCAL
             if glob.any():
-                refs[i][glob] = L + self.bag.take(int(np.count_nonzero(glob)))
+                chosen = self.bag.take(int(np.count_nonzero(glob)))
+                refs[i][glob] = L + chosen
+                values[i][glob] = spec.global_values[chosen]
                 k[i][glob] = GLOBAL
+        return values
 
     def _dependencies(self, s: int) -> None:
         """Which statement each read depends on, global-table reads, and the chain length (hops)."""
@@ -275,24 +283,18 @@ class _Drawing:
             chain = np.maximum(chain, np.where(d >= 0, self.hops[np.maximum(d, 0), rows], 0))
         self.hops[s] = 1 + chain
 
-    def _run(self, s: int) -> None:
-        """Evaluate the statement bottom-up and assign its target."""
+    def _run(self, s: int, val: np.ndarray) -> None:
+        """Evaluate the statement bottom-up (``val`` holds the leaves' values) and assign its target."""
         spec, L, rows = self.spec, self.spec.n_locals, self.rows
         k, refs, ops = self.kind[s], self.ref[s], self.op[s]
-        val = np.zeros((spec.n_nodes, self.n), dtype=np.int64)
-        for i in range(spec.n_nodes - 1, -1, -1):
-            leaf_value = np.where(k[i] == LOCAL, self.env[rows, np.minimum(refs[i], L - 1)], refs[i])
-            if spec.n_globals:
-                table = spec.global_values[np.clip(refs[i] - L, 0, spec.n_globals - 1)]
-                leaf_value = np.where(k[i] == GLOBAL, table, leaf_value)
+        for i in range(self.inner_slots - 1, -1, -1):
             is_op = k[i] == OP
-            if i >= self.inner_slots or not is_op.any():
-                val[i] = leaf_value
+            if not is_op.any():
                 continue
             left, right = 2 * i + 1, 2 * i + 2
             result, fired, zero, big = _apply(spec, ops[i], k[left], refs[left], val[left],
                                               k[right], refs[right], val[right])
-            val[i] = np.where(is_op, result, leaf_value)
+            val[i] = np.where(is_op, result, val[i])
             self.n_latent += is_op & fired
             self.bad_mod |= is_op & zero
             self.overflow |= is_op & big
