@@ -257,6 +257,7 @@ def test_manifest_contents(corpora):
     {"expression_max_depth": 3, "operators": {"lola": ["*", "%"], "meme": ["@", "/"]}, "min_int_value": 0,
      "max_int_value": 5, "latent_type_a_modification": "*3", "latent_type_c_modification": "/3",
      "latent_boundary_a": 10, "latent_boundary_b": 20, "latent_type_probability": [0.5, 0.3]},
+    {"max_int_value": 1_000_000_000, "min_int_value": 999_000_000, "language": "meme"},  # literals not pre-rendered
     {"language": "mixed", "expression_max_depth": 3, "global_var_count": 0, "local_var_count": 3,
      "min_var_length": 1, "max_var_length": 2, "var_name_underscore_probability": 1.0},
 ])

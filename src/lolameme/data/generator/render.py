@@ -20,6 +20,7 @@ from lolameme.data.generator.programs import CONST, GLOBAL, LOCAL, OP, Programs
 from lolameme.lang.syntax import BRACKETS, SYMBOL
 
 LANGUAGE_NAMES = ("lola", "meme", "mixed")
+MAX_LITERAL_TABLE = 1 << 16  # wider literal ranges are converted per chunk instead of pre-rendered
 
 
 class TokenTables:
@@ -28,7 +29,8 @@ class TokenTables:
     def __init__(self, vocab: Vocabulary, min_int: int, max_int: int):
         self.n_names = len(vocab.names)
         self.min_int = min_int
-        literals = [str(v) for v in range(min_int, max_int + 1)]
+        self.literal_table = max_int - min_int < MAX_LITERAL_TABLE
+        literals = [str(v) for v in range(min_int, max_int + 1)] if self.literal_table else []
         self.leaves = pa.array(list(vocab.names) + list(vocab.snake_names) + literals, type=pa.string())
         self.operators = pa.array([f" {SYMBOL[d][op]} " for d in ("lola", "meme")
                                    for op in ("add", "sub", "mul", "mod")])
@@ -38,6 +40,16 @@ class TokenTables:
 
     def names(self, ids: np.ndarray, style: np.ndarray) -> pa.Array:
         return self.leaves.take(ids + self.n_names * style.astype(np.int64))
+
+    def leaf_texts(self, kind: np.ndarray, ref: np.ndarray, style: np.ndarray) -> pa.Array:
+        """Text of one node slot for every row: a name in its drawn spelling, or a literal."""
+        is_name = (kind == LOCAL) | (kind == GLOBAL)
+        name_index = ref + self.n_names * style.astype(np.int64)
+        if self.literal_table:
+            literal_index = 2 * self.n_names + np.where(kind == CONST, ref - self.min_int, 0)
+            return self.leaves.take(np.where(is_name, name_index, literal_index))
+        names = self.leaves.take(np.where(is_name, name_index, 0))
+        return pc.if_else(pa.array(is_name), names, pa.array(ref).cast(pa.string()))
 
 
 def render_chunk(tables: TokenTables, programs: Programs) -> pa.Array:
@@ -49,12 +61,8 @@ def render_chunk(tables: TokenTables, programs: Programs) -> pa.Array:
         node_style, bracket_style, op = programs.node_style[s], programs.bracket_style[s], programs.op[s]
         text: list = [None] * T
         for i in range(T - 1, -1, -1):
-            k = kind[i]
-            is_name = (k == LOCAL) | (k == GLOBAL)
-            leaf_index = np.where(is_name, ref[i] + tables.n_names * node_style[i].astype(np.int64),
-                                  2 * tables.n_names + np.where(k == CONST, ref[i] - tables.min_int, 0))
-            leaf = tables.leaves.take(leaf_index)
-            is_op = k == OP
+            leaf = tables.leaf_texts(kind[i], ref[i], node_style[i])
+            is_op = kind[i] == OP
             if 2 * i + 2 >= T or not is_op.any():
                 text[i] = leaf
                 continue
