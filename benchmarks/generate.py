@@ -150,7 +150,7 @@ def machine() -> str:
     except ImportError:
         threads = "n/a"
     return (f"{model}, {os.cpu_count()} cores, torch threads {threads}, Python {platform.python_version()}, "
-            f"load average at start {os.getloadavg()[0]:.2f}")
+            f"load average at start {os.getloadavg()[0]:.2f}, niceness {os.nice(0)}")
 
 
 def large_run(rows: int, workdir: Path) -> dict:
