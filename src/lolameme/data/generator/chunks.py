@@ -1,8 +1,8 @@
 """One chunk of one split: the unit of work a worker process does.
 
 The corpus is defined as a sequence of chunks per split (``SplitPlan.chunk_rows``
-programs each); chunk k
-of split s is drawn from its own seed ``SeedSequence([seed, s, k])``. So a
+programs each); chunk k of split s is drawn from its own seed
+``SeedSequence([seed, s, k])``. So a
 chunk's records depend only on (config, split, k), never on which process
 made it or how many there are, and merging chunks in order gives
 byte-identical files for any worker count.
