@@ -76,8 +76,8 @@ def test_bad_specs_raise_config_error(mutate, message):
 def test_scale_overrides_merge_over_defaults():
     spec = load_spec("memorization")
     tiny = spec.scale("tiny")
-    assert tiny.train["steps"] == 250 and tiny.train["time_budget"] == 1.5  # the spec's own
-    assert tiny.train["batch_size"] == 32  # the package default, kept
+    assert tiny.train["steps"] == 180 and tiny.train["time_budget"] == 4.0  # the spec's own
+    assert tiny.train["val_every"] == 100 and tiny.recipe == "tiny"  # the package defaults, kept
     assert [d.id for d in spec.datasets_at("tiny")] == ["g100", "g500", "g1000"]
     assert len(spec.datasets_at("paper")) == 10
 
@@ -85,3 +85,20 @@ def test_scale_overrides_merge_over_defaults():
 def test_unknown_spec_name_lists_the_known_ones():
     with pytest.raises(ConfigError, match="thex-lola"):
         load_spec("no-such-experiment")
+
+
+def test_cell_training_keys_are_recipe_then_scale(tmp_path):
+    from lolameme.experiments.backend import make_job
+    from lolameme.experiments.cells import Cell
+    from lolameme.train.recipes import load_recipe
+
+    spec = load_spec("listops")
+    job = make_job(spec, "tiny", Cell("listops", "hyena-tiny", 2), tmp_path / "d", tmp_path / "r", threads=1)
+    recipe = load_recipe("tiny")
+    assert job.train["lr"] == recipe["lr"] and job.train["model_overrides"] == recipe["model_overrides"]
+    assert job.train["steps"] == 220 and job.train["stages"] == []  # the spec's tiny scale wins
+    assert (job.tokenizer, job.seed, job.splits) == ("listops", 2, ("test",))
+    lola = make_job(load_spec("thex-lola"), "tiny", Cell("base", "gpt2-tiny", 0), tmp_path / "d", tmp_path / "r",
+                    threads=1)
+    assert lola.tokenizer == "char" and [s.get("task") for s in lola.train["stages"]] == \
+        [{"statement_count": 1}, {"statement_count": 2}, None]

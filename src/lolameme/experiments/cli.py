@@ -57,6 +57,7 @@ def run_command(
     scale: str = SCALE_OPT,
     seeds: Optional[int] = SEEDS_OPT,
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="cells side by side (threads split between them; one GPU each)"),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads per cell (default cores // jobs)"),
     nproc: int = typer.Option(1, "--nproc", min=1, help="processes per cell: > 1 trains each cell under torchrun"),
     shard: Optional[str] = typer.Option(None, "--shard", help="i/n: run only shard i of n (1-based), e.g. 1/2 and 2/2"),
     work: Optional[Path] = WORK_OPT,
@@ -70,7 +71,7 @@ def run_command(
 
     loaded = load_spec(spec)
     progress = jobs == 1 and sys.stderr.isatty()
-    summary = run_experiment(loaded, scale, seeds=seeds, jobs=jobs, nproc=nproc, shard=parse_shard(shard),
+    summary = run_experiment(loaded, scale, seeds=seeds, jobs=jobs, nproc=nproc, threads=threads, shard=parse_shard(shard),
                              work=_work(loaded.name, scale, work), progress=progress, log=_log)
     if report:
         path = _write_report(loaded, scale, seeds, _work(loaded.name, scale, work), reports)

@@ -58,15 +58,17 @@ def gpu_count() -> int:
 
 
 def run_experiment(spec: ExperimentSpec, scale: str, *, seeds: int | None = None, jobs: int = 1, nproc: int = 1,
-                   shard: tuple[int, int] | None = None, work: Path | None = None, progress: bool = False,
+                   threads: int | None = None, shard: tuple[int, int] | None = None, work: Path | None = None, progress: bool = False,
                    log: Callable[[str], None] = print, cell_fn: CellFn = execute_cell) -> RunSummary:
     """Run every pending cell of ``spec`` at ``scale`` (of one shard) and rebuild the results table.
 
+    ``threads`` is torch's thread count per cell (default: cores // jobs). On a
+    busy machine one thread per job is far faster than oversubscribed threads.
     ``cell_fn`` is the function a cell runs (train + evaluate); tests pass a
     cheap one to exercise resuming and sharding without training.
     """
-    if jobs < 1 or nproc < 1:
-        raise ExperimentError(f"--jobs and --nproc must be at least 1, got {jobs} and {nproc}")
+    if jobs < 1 or nproc < 1 or (threads is not None and threads < 1):
+        raise ExperimentError(f"--jobs, --nproc and --threads must be at least 1, got {jobs}, {nproc}, {threads}")
     scale_cfg = spec.scale(scale)
     n_seeds = seeds or scale_cfg.seeds
     wd = WorkDir(Path(work) if work is not None else default_work_dir(spec.name, scale))
@@ -86,7 +88,7 @@ def run_experiment(spec: ExperimentSpec, scale: str, *, seeds: int | None = None
         prepare_dataset(spec.dataset(dataset_id), scale_cfg, out, workers=max(1, min(jobs, cpu_cores())),
                         progress=progress)
 
-    threads = max(1, cpu_cores() // jobs)
+    threads = threads or max(1, cpu_cores() // jobs)
     gpus = gpu_count()
 
     def job_for(cell: Cell, slot: int, show: bool) -> CellJob:
@@ -103,7 +105,7 @@ def run_experiment(spec: ExperimentSpec, scale: str, *, seeds: int | None = None
     write_table(build_table(wd.results()), wd.results_table())
     log(f"{len(summary.finished)} cell(s) finished, {len(summary.failed)} failed; results table {wd.results_table()}")
     if summary.failed:
-        details = "; ".join(f"{k}: {v}" for k, v in summary.failed.items())
+        details = "; ".join(f"{k}: {v if len(v) < 300 else v[:300] + ' ...'}" for k, v in summary.failed.items())
         raise ExperimentError(f"{len(summary.failed)} cell(s) failed and will be retried by the next run: {details}")
     return summary
 
