@@ -55,6 +55,16 @@ def recipe_values(name: str | None) -> dict[str, Any]:
     return dict(recipe) if isinstance(recipe, dict) else recipe.model_dump(exclude_unset=True)
 
 
+def check_training(spec: ExperimentSpec, scale_name: str) -> None:
+    """Validate the scale's training keys (recipe, then the scale's own) once, before any work starts."""
+    from lolameme.train.config import make_config
+
+    scale = spec.scale(scale_name)
+    values = {**recipe_values(scale.recipe), **scale.train, "data": "DATA", "out": "OUT"}
+    make_config(values, source=f"training settings of experiment {spec.name!r} at scale {scale_name!r} "
+                               f"(recipe {scale.recipe!r}, then scales.{scale_name}.train)")
+
+
 @dataclass(frozen=True)
 class CellJob:
     """Everything a worker needs to run one cell (picklable)."""

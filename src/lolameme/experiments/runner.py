@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lolameme.errors import ExperimentError, LolamemeError
-from lolameme.experiments.backend import CellJob, execute_cell, make_job, prepare_dataset
+from lolameme.experiments.backend import CellJob, check_training, execute_cell, make_job, prepare_dataset
 from lolameme.experiments.cells import Cell, enumerate_cells, seed_list, select_shard
 from lolameme.experiments.models import describe_mapping, model_mapping
 from lolameme.experiments.results import build_table, write_table
@@ -70,6 +70,8 @@ def run_experiment(spec: ExperimentSpec, scale: str, *, seeds: int | None = None
     if jobs < 1 or nproc < 1 or (threads is not None and threads < 1):
         raise ExperimentError(f"--jobs, --nproc and --threads must be at least 1, got {jobs}, {nproc}, {threads}")
     scale_cfg = spec.scale(scale)
+    if cell_fn is execute_cell:
+        check_training(spec, scale)
     n_seeds = seeds or scale_cfg.seeds
     wd = WorkDir(Path(work) if work is not None else default_work_dir(spec.name, scale))
     cells = select_shard(enumerate_cells(spec, scale, seed_list(n_seeds)), shard)
