@@ -7,6 +7,10 @@ from typing import List, Optional
 
 import typer
 
+from lolameme.eval.quickstart import QuickstartSettings
+
+_QUICK = QuickstartSettings()  # the quickstart's defaults live in one place
+
 
 def register(app: typer.Typer) -> None:
     """Add this room's commands to the top-level app."""
@@ -50,13 +54,13 @@ def eval_command(
 
 
 def quickstart_command(
-    out: Path = typer.Option(Path("lolameme-quickstart"), "--out", "-o", help="directory for the dataset and run"),
-    minutes: float = typer.Option(4.0, "--minutes", min=0.05, help="training budget in minutes of wall-clock time"),
-    model: str = typer.Option("thex-tiny-3", "--model", "-m", help="model preset (see `lolameme models`)"),
-    train_size: int = typer.Option(20000, "--train-size", min=64, help="training programs to generate"),
-    test_size: int = typer.Option(500, "--test-size", min=1, help="programs in each test split"),
-    device: str = typer.Option("cpu", "--device", help="cpu (the quickstart's promise), auto or cuda"),
-    seed: int = typer.Option(0, "--seed", help="seed of the dataset and the training run"),
+    out: Path = typer.Option(_QUICK.out, "--out", "-o", help="directory for the dataset and run"),
+    minutes: float = typer.Option(_QUICK.minutes, "--minutes", min=0.05, help="training budget (wall-clock minutes)"),
+    model: str = typer.Option(_QUICK.model, "--model", "-m", help="model preset (see `lolameme models`)"),
+    train_size: int = typer.Option(_QUICK.train_size, "--train-size", min=64, help="training programs to generate"),
+    test_size: int = typer.Option(_QUICK.test_size, "--test-size", min=1, help="programs in each test split"),
+    device: str = typer.Option(_QUICK.device, "--device", help="cpu (the quickstart's promise), auto or cuda"),
+    seed: int = typer.Option(_QUICK.seed, "--seed", help="seed of the dataset and the training run"),
     overwrite: bool = typer.Option(False, "--overwrite", help="regenerate the dataset and retrain from scratch"),
 ) -> None:
     """Generate a small corpus, train a tiny model on it for a few minutes, and print its exact match."""
