@@ -7,6 +7,7 @@ them in that order. Every recipe file holds::
 
     description: one line: what it is and what it measured (benchmarks/results/learning.md)
     models: [gpt2-tiny, ...]   # optional: the presets it is the default for
+    tasks: [lolameme]          # optional: the dataset tasks it serves (a curriculum's stages are task-specific)
     train: {...}               # TrainConfig keys (lolameme.train.config), validated on load
 
 Why files and not code: a recipe is data a user reads, copies and edits; the loader checks
@@ -29,7 +30,7 @@ from lolameme.errors import ConfigError
 #: Keys a recipe may not set: they say what is trained and where, which is the caller's business.
 RUN_KEYS = frozenset({"data", "out", "model"})
 #: Keys of a recipe file.
-FILE_KEYS = ("description", "models", "train")
+FILE_KEYS = ("description", "models", "tasks", "train")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Recipe:
     description: str
     train: dict[str, Any]
     models: tuple[str, ...] = field(default_factory=tuple)  # presets this recipe is the default for
+    tasks: tuple[str, ...] = field(default_factory=tuple)  # dataset tasks it serves; empty: any
     path: Path | None = None
 
 
@@ -64,10 +66,12 @@ def load_recipe(name_or_path: str | Path) -> dict[str, Any]:
     return _deep_copy(get_recipe(name_or_path).train)
 
 
-def default_recipe(model: str) -> str | None:
-    """The recipe a model preset trains with when none is named: the first recipe listing it."""
+def default_recipe(model: str, task: str | None = None) -> str | None:
+    """The recipe a model preset trains with when none is named: the first recipe listing the model
+    (and, when ``task`` is known, serving that task); None when no recipe claims it."""
     for name in recipe_names():
-        if model in _shipped(name).models:
+        recipe = _shipped(name)
+        if model in recipe.models and (task is None or not recipe.tasks or task in recipe.tasks):
             return name
     return None
 
@@ -94,11 +98,13 @@ def parse_recipe(text: str, *, name: str, path: Path | None = None) -> Recipe:
     if forbidden:
         raise ConfigError(f"{where}: train.{forbidden[0]} is not a recipe key; a recipe says how to train, "
                           f"the caller gives {', '.join(sorted(RUN_KEYS))}")
-    models = data.get("models") or []
-    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
-        raise ConfigError(f"{where}: 'models' must be a list of model preset names")
+    models, tasks = data.get("models") or [], data.get("tasks") or []
+    for key, value in (("models", models), ("tasks", tasks)):
+        if not isinstance(value, list) or not all(isinstance(m, str) for m in value):
+            raise ConfigError(f"{where}: '{key}' must be a list of names")
     _validate_train_keys(train, where)
-    return Recipe(name=name, description=description.strip(), train=train, models=tuple(models), path=path)
+    return Recipe(name=name, description=description.strip(), train=train, models=tuple(models), tasks=tuple(tasks),
+                  path=path)
 
 
 def _validate_train_keys(train: dict[str, Any], where: str) -> None:

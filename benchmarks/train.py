@@ -1,0 +1,167 @@
+"""Trainer overhead: end-to-end training tokens/s against the bare forward+backward of the same model.
+
+For each ``tiny`` family, on a small base-preset LOLAMEME corpus (char tokenizer, batch 32):
+
+* **trainer** -- ``lolameme.train.trainer.Trainer`` end to end: memory-mapped token cache,
+  length bucketing, collation, forward, loss, backward, clipping, AdamW, LR schedule,
+  metrics. Rate = input tokens (padding excluded) between the log line after the warm-up
+  steps and the last one, divided by the time between them (the trainer's own clock);
+* **bare fwd+bwd** -- the same model on the same batches, collated beforehand and held in
+  memory, timed over forward + cross-entropy + backward only (what the model zoo benchmark
+  measures);
+* **bare + AdamW** -- the same plus ``optimizer.step()``, to show which part of the gap is
+  the optimizer (which any training loop pays) and which is the trainer's bookkeeping.
+
+Overhead = bare fwd+bwd rate / trainer rate - 1 (the issue's limit: 10%). The three are
+interleaved ``--repeats`` times and the median of each is reported, because the machine is
+shared and its load changes while we measure; the load average is printed.
+
+    python benchmarks/train.py            # 3 families x 3 repeats x 60 steps
+    python benchmarks/train.py --quick    # 1 repeat x 25 steps
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lolameme.data.api import generate_dataset
+from lolameme.models import build_model
+from lolameme.tokenizers import get_tokenizer
+from lolameme.train.batching import collate, epoch_batches, select_samples, target_counts
+from lolameme.train.cache import token_cache
+from lolameme.train.config import make_config
+from lolameme.train.loss import StepTotals, step_loss, token_cross_entropy
+from lolameme.train.trainer import Trainer, _fit_context
+
+RESULTS = Path(__file__).resolve().parent / "results" / "train.md"
+FAMILIES = ("gpt2-tiny", "hyena-tiny", "thex-tiny-3")
+BATCH = 32
+WARMUP = 5
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def load_average() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def make_corpus(root: Path) -> Path:
+    data = root / "data"
+    generate_dataset("base", data, overrides={"dataset_size": 3000, "test_dataset_size": 10, "global_var_count": 20,
+                                              "global_variables_num_appearance": 10})
+    return data
+
+
+def trainer_rate(data: Path, out: Path, family: str, steps: int) -> float:
+    config = make_config({"data": str(data), "out": str(out), "model": family, "steps": steps, "batch_size": BATCH,
+                          "val_samples": 0, "log_every": WARMUP, "checkpoint_every": 10**9, "progress": False,
+                          "device": "cpu", "seed": 0})
+    Trainer(config).run()
+    events = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    logs = [e for e in events if e["event"] == "train"]
+    first, last = logs[0], logs[-1]
+    shutil.rmtree(out)
+    return (last["tokens"] - first["tokens"]) / (last["time"] - first["time"])
+
+
+def bare_rates(data: Path, family: str, steps: int) -> tuple[float, float]:
+    """(fwd+bwd, fwd+bwd+AdamW) tokens/s on the batches the trainer would draw."""
+    tok = get_tokenizer("char")
+    cache = token_cache(data, "train", tok)
+    max_seq_len = _fit_context(cache.lengths)
+    samples, _ = select_samples(cache, np.arange(len(cache)), max_len=max_seq_len + 1, overlength="filter",
+                                sep_id=tok.sep_id)
+    positions = epoch_batches(samples.lengths, BATCH, 50, 0, 0)[:steps]
+    batches = [collate([samples.sample(p) for p in b], tok.pad_id) for b in positions]
+    totals = [StepTotals(*target_counts(samples.lengths[b], samples.answer_starts[b])) for b in positions]
+    tokens = [int((samples.lengths[b] - 1).sum()) for b in positions]
+    torch.manual_seed(0)
+    model = build_model(family, vocab_size=tok.vocab_size, max_seq_len=max_seq_len)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)  # as the trainer
+    rates = []
+    for with_optimizer in (False, True):
+        start = None
+        for i, (batch, total) in enumerate(zip(batches, totals)):
+            if i == WARMUP:
+                start = time.perf_counter()
+            loss = step_loss(token_cross_entropy(model(batch.inputs), batch.targets), batch, total, "answer")
+            loss.backward()
+            if with_optimizer:
+                optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        rates.append(sum(tokens[WARMUP:]) / (time.perf_counter() - start))
+    return rates[0], rates[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1 repeat of 25 steps per family")
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--families", nargs="*", default=list(FAMILIES))
+    args = parser.parse_args()
+    steps = args.steps or (25 if args.quick else 60)
+    repeats = args.repeats or (1 if args.quick else 3)
+    header = [
+        "# Trainer overhead (benchmarks/train.py)",
+        "",
+        f"- machine: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads",
+        f"- workload: base-preset LOLAMEME corpus (3000 programs), char tokenizer, batch {BATCH}, "
+        f"{steps} steps per measurement ({WARMUP} warm-up steps not timed), median of {repeats} interleaved repeats",
+        f"- load average at start: {load_average()}",
+    ]
+    print("\n".join(header), flush=True)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        data = make_corpus(root)
+        token_cache(data, "train", get_tokenizer("char"))  # built once, outside the timings
+        for family in args.families:
+            trainer, bare, bare_opt = [], [], []
+            for r in range(repeats):
+                fb, fbo = bare_rates(data, family, steps)
+                bare.append(fb)
+                bare_opt.append(fbo)
+                trainer.append(trainer_rate(data, root / f"run-{family}-{r}", family, steps))
+            t, b, bo = statistics.median(trainer), statistics.median(bare), statistics.median(bare_opt)
+            row = f"| {family} | {t:,.0f} | {b:,.0f} | {bo:,.0f} | {100 * (b / t - 1):+.1f}% | {100 * (bo / t - 1):+.1f}% |"
+            print(row, flush=True)
+            rows.append(row)
+    table = [
+        "",
+        "| model | trainer tok/s | bare fwd+bwd tok/s | bare fwd+bwd+AdamW tok/s | trainer overhead vs fwd+bwd | vs fwd+bwd+AdamW |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+        f"- load average at end: {load_average()}",
+        "",
+        "Overhead = bare rate / trainer rate - 1; tokens are non-padding input tokens in both. Numbers are only",
+        "comparable within one run: the machine is shared and its load varies.",
+    ]
+    print("\n".join(table[1:]))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    tmp_out = RESULTS.with_name(RESULTS.name + ".tmp")
+    tmp_out.write_text("\n".join(header + table) + "\n", encoding="utf-8")
+    tmp_out.replace(RESULTS)
+    print(f"\nwrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
