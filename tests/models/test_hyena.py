@@ -78,3 +78,15 @@ def test_filter_decays_along_time():
     operator = HyenaOperator(width=16, max_len=256)
     filters = operator.filter(256).detach().abs()
     assert filters[:, -32:].mean() < 0.1 * filters[:, :32].mean()
+
+
+@pytest.mark.parametrize("taps", [1, 3, 5])
+def test_short_filter_equals_a_grouped_causal_conv1d(taps):
+    from lolameme.models.hyena import causal_depthwise_conv
+
+    generator = torch.Generator().manual_seed(taps)
+    u = torch.randn(2, 6, 10, generator=generator, dtype=torch.float64)
+    weight = torch.randn(6, taps, generator=generator, dtype=torch.float64)
+    bias = torch.randn(6, generator=generator, dtype=torch.float64)
+    expected = torch.nn.functional.conv1d(u, weight[:, None, :], bias, padding=taps - 1, groups=6)[..., :10]
+    torch.testing.assert_close(causal_depthwise_conv(u, weight, bias), expected, rtol=1e-12, atol=1e-12)
