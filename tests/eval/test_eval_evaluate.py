@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from lolameme.errors import DatasetError, TokenizerError
-from lolameme.eval.evaluate import EvalSettings, TrainedOn, check_compatible, default_splits, evaluate_split
+from lolameme.eval.evaluate import (EvalSettings, TrainedOn, check_compatible, default_splits, evaluate_split,
+                                   prediction_text)
 from lolameme.tokenizers import get_tokenizer
 
 QUIET = EvalSettings(progress=False, batch_size=2)
@@ -94,3 +95,16 @@ def test_tokenizer_larger_than_model_vocabulary_is_refused(tiny_dataset):
 def test_missing_split_is_a_dataset_error(copy_model, char_tok, tiny_dataset):
     with pytest.raises(DatasetError, match="no split 'test_nope'"):
         evaluate_split(copy_model, char_tok, tiny_dataset, "test_nope", train_labels=["5"], settings=QUIET)
+
+
+def test_special_tokens_inside_an_answer_make_it_wrong(char_tok, make_dataset, tmp_path):
+    """Decoding drops special tokens; '<sep>2' must still not pass for the label '2'."""
+    data = make_dataset(tmp_path / "sp", "lolameme", {"test": {"input": ["x=2"], "label": ["2"]}})
+    model = WritesTwentyOne(char_tok)
+    model.table[char_tok.sep_id] = char_tok.sep_id  # after <sep>: <sep>, <sep>, ... never <eos>
+    report, table = evaluate_split(model, char_tok, data, "test", train_labels=["2"], settings=QUIET)
+    assert table.column("prediction").to_pylist()[0].startswith("<sep><sep>")
+    assert report["exact_match"] == 0.0
+    two = char_tok.encode("2")[0]
+    assert prediction_text(char_tok, [char_tok.sep_id, two]) == "<sep>2"
+    assert prediction_text(char_tok, [two, two]) == "22"

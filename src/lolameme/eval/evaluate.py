@@ -122,6 +122,29 @@ def _encode_prompts(tok: Tokenizer, inputs: list[str], where: str) -> list[list[
     return prompts
 
 
+def prediction_text(tok: Tokenizer, ids: list[int], *, reverse_answer: bool = False) -> str:
+    """The answer a model wrote (``ids`` cut before ``<eos>``), as the string exact match compares.
+
+    Decoding drops special tokens, so a model writing ``<sep> 2`` would read as ``"2"`` and
+    pass for the label ``"2"``. A special token inside an answer is a wrong answer, so such a
+    prediction keeps its special tokens visible (``"<sep>2"``) and can never match a label.
+    """
+    specials = {tok.pad_id, tok.bos_id, tok.sep_id, tok.eos_id}
+    if not any(i in specials for i in ids):
+        return answer_from_ids(tok, ids, reverse_answer=reverse_answer)
+    parts, run = [], []
+    for i in [*ids, None]:
+        if i is None or i in specials:
+            if run:
+                parts.append(tok.decode(run))
+                run = []
+            if i is not None:
+                parts.append(tok.hf.id_to_token(i))
+        else:
+            run.append(i)
+    return "".join(parts)
+
+
 def _crop_left(ids: list[int], limit: int) -> list[int]:
     """Keep the last ``limit`` tokens: LOLAMEME asks its question (``print``) at the end of the program."""
     return ids if len(ids) <= limit else ids[len(ids) - limit:]
@@ -173,7 +196,7 @@ def evaluate_split(model: torch.nn.Module, tok: Tokenizer, data_dir: str | os.Pa
             device=device, on_batch=bar.advance)
     seconds = time.monotonic() - started
 
-    predictions = [answer_from_ids(tok, ids, reverse_answer=reverse_answer) for ids in generated]
+    predictions = [prediction_text(tok, ids, reverse_answer=reverse_answer) for ids in generated]
     scores = SampleScores(correct=exact_match(predictions, labels), n_token_correct=n_tok_correct,
                           n_answer_tokens=n_tok, token_loss_sum=loss_sum)
     majority = majority_answer(train_labels)
