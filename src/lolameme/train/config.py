@@ -143,7 +143,8 @@ def make_config(values: dict[str, Any], *, source: str = "config") -> TrainConfi
             where = ".".join(str(p) for p in err["loc"]) or "(top level)"
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
-                msg = f"unknown key; accepted keys: {', '.join(TrainConfig.model_fields)}"
+                fields = Stage.model_fields if err["loc"][0] == "stages" else TrainConfig.model_fields
+                msg = f"unknown key; accepted keys: {', '.join(fields)}"
             problems.append(f"{where}: {msg}")
         raise ConfigError(f"invalid training {source}: " + "; ".join(problems)) from None
 

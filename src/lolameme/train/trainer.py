@@ -99,7 +99,8 @@ class Trainer:
         self.run_dir = Path(config.out)
         self.resume = resume
         torch.manual_seed(config.seed)
-        self._prepare_run_dir()
+        self._prepare_run_dir()  # on resume this may fill in the saved max_seq_len
+        config = self.cfg
         self.tok = self._tokenizer()
         self.manifest = check_dataset(config.data)
         self.main_cache = self._cache(Path(config.data))
@@ -221,7 +222,7 @@ class Trainer:
             "model": _model_config(self.raw_model),
             "tokenizer": self.tok.name,
             "data": {
-                "dir": str(self.cfg.data),
+                "dir": str(Path(self.cfg.data).resolve()),  # absolute: eval may run from another directory
                 "task": self.manifest.get("task"),
                 "train_sha256": self.manifest["splits"][TRAIN_SPLIT].get("sha256"),
                 "train_rows": self.manifest["splits"][TRAIN_SPLIT].get("rows"),
