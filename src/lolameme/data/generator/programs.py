@@ -234,53 +234,51 @@ class _Drawing:
         return req
 
     def _operands(self, s: int, u: np.ndarray, req: np.ndarray, assign_global: np.ndarray) -> np.ndarray:
-        """Leaves: a literal, a local assigned earlier (uniform over those), or a global; returns their values."""
-        spec, L = self.spec, self.spec.n_locals
+        """Leaves: a literal, a local assigned earlier (uniform over those), or a global; returns their values.
+
+        All node slots at once; flat indices run node by node, row by row, which
+        is also the order globals are taken from the bag.
+        """
+        spec, L, n = self.spec, self.spec.n_locals, self.n
         k, refs = self.kind[s], self.ref[s]
-        k[:] = np.where(req >= 2, OP, np.where(req == 1, CONST, UNUSED))
-        p_local_end = spec.p_const + spec.p_local
         base = 3 + 2 * self.inner_slots
-        values = np.empty((spec.n_nodes, self.n), dtype=np.int64)
-        for i in range(spec.n_nodes):
-            leaf = req[i] == 1
-            u_kind, u_const, u_local = u[base + 3 * i], u[base + 3 * i + 1], u[base + 3 * i + 2]
-            local = leaf & (u_kind >= spec.p_const) & (u_kind < p_local_end) & (self.n_assigned > 0)
-            glob = leaf & (u_kind >= p_local_end) if self.readable else np.zeros(self.n, dtype=bool)
-            if i == 0:  # a global's assignment is its fixed value
-                local &= ~assign_global
-                glob &= ~assign_global
-            refs[i] = spec.min_int + (u_const * (spec.max_int - spec.min_int + 1)).astype(np.int64)
-            if i == 0 and self.may_assign:
-                refs[i][assign_global] = spec.global_values[self.target[s][assign_global] - L]
-            values[i] = refs[i]
-            if local.any():
-                local_rows = self.rows[local]
-                pick = (u_local[local] * self.n_assigned[local]).astype(np.int64)
-                chosen = self.assigned_list[local_rows, pick]
-                refs[i][local] = chosen
-                values[i][local] = self.env[local_rows, chosen]
-                k[i][local] = LOCAL
-            if glob.any():
-                chosen = self.bag.take(int(np.count_nonzero(glob)))
-                refs[i][glob] = L + chosen
-                values[i][glob] = spec.global_values[chosen]
-                k[i][glob] = GLOBAL
+        u_kind, u_const, u_local = u[base::3], u[base + 1::3], u[base + 2::3]
+        leaf = req == 1
+        k[:] = np.where(req >= 2, OP, np.where(leaf, CONST, UNUSED))
+        p_local_end = spec.p_const + spec.p_local
+        local = leaf & (u_kind >= spec.p_const) & (u_kind < p_local_end) & (self.n_assigned > 0)
+        glob = leaf & (u_kind >= p_local_end) if self.readable else np.zeros_like(leaf)
+        local[0] &= ~assign_global  # a global's assignment is its fixed value
+        glob[0] &= ~assign_global
+        refs[:] = spec.min_int + (u_const * (spec.max_int - spec.min_int + 1)).astype(np.int64)
+        if self.may_assign:
+            refs[0][assign_global] = spec.global_values[self.target[s][assign_global] - L]
+        values = refs.copy()
+        flat_k, flat_refs, flat_values = k.reshape(-1), refs.reshape(-1), values.reshape(-1)
+        at = np.flatnonzero(local)
+        if len(at):
+            rows = at % n
+            pick = (u_local.reshape(-1)[at] * self.n_assigned[rows]).astype(np.int64)
+            chosen = self.assigned_list[rows, pick]
+            flat_refs[at], flat_values[at], flat_k[at] = chosen, self.env[rows, chosen], LOCAL
+        at = np.flatnonzero(glob)
+        if len(at):
+            chosen = self.bag.take(len(at))
+            flat_refs[at], flat_values[at], flat_k[at] = L + chosen, spec.global_values[chosen], GLOBAL
         return values
 
     def _dependencies(self, s: int) -> None:
         """Which statement each read depends on, global-table reads, and the chain length (hops)."""
-        k, refs, rows = self.kind[s], self.ref[s], self.rows
-        chain = np.zeros(self.n, dtype=np.int64)
-        for i in range(self.spec.n_nodes):
-            is_local, is_global = k[i] == LOCAL, k[i] == GLOBAL
-            d = self.dep[s, i]
-            if is_local.any():
-                d[is_local] = self.local_def[rows[is_local], refs[i][is_local]]
-            if is_global.any():
-                for earlier in np.flatnonzero(self.global_assigned[:s]):  # globals assigned earlier (training)
-                    d[is_global & (refs[i] == self.target[earlier])] = earlier
-                self.n_global_reads += is_global & (d < 0)  # answered by the global table
-            chain = np.maximum(chain, np.where(d >= 0, self.hops[np.maximum(d, 0), rows], 0))
+        k, refs, d = self.kind[s], self.ref[s], self.dep[s]
+        is_global = k == GLOBAL
+        at = np.flatnonzero(k == LOCAL)
+        if len(at):
+            d.reshape(-1)[at] = self.local_def[at % self.n, refs.reshape(-1)[at]]
+        if is_global.any():
+            for earlier in np.flatnonzero(self.global_assigned[:s]):  # globals assigned earlier (training)
+                d[is_global & (refs == self.target[earlier])] = earlier
+            self.n_global_reads += (is_global & (d < 0)).sum(axis=0)  # answered by the global table
+        chain = np.where(d >= 0, self.hops[np.maximum(d, 0), self.rows], 0).max(axis=0)
         self.hops[s] = 1 + chain
 
     def _run(self, s: int, val: np.ndarray) -> None:
