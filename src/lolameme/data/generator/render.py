@@ -37,6 +37,12 @@ class TokenTables:
         self.openers = pa.array([BRACKETS["lola"][0], BRACKETS["meme"][0]])
         self.closers = pa.array([BRACKETS["lola"][1], BRACKETS["meme"][1]])
         self.languages = pa.array(LANGUAGE_NAMES)
+        # whole fixed fragments, so a program is few pieces: "name = " (first statement),
+        # ";name = " (later ones) and ";print(name)", each for every spelling and bracket style
+        spellings = list(vocab.names) + list(vocab.snake_names)
+        self.assignments = pa.array([f"{sep}{name} = " for sep in ("", ";") for name in spellings])
+        self.prints = pa.array([f";print{BRACKETS[d][0]}{name}{BRACKETS[d][1]}" for d in ("lola", "meme")
+                                for name in spellings])
 
     def names(self, ids: np.ndarray, style: np.ndarray) -> pa.Array:
         return self.leaves.take(ids + self.n_names * style.astype(np.int64))
@@ -71,8 +77,9 @@ def render_chunk(tables: TokenTables, programs: Programs) -> pa.Array:
                 tables.operators.take(op[i] + 4 * node_style[i].astype(np.int8)),
                 text[2 * i + 2], tables.closers.take(bracket_style[i]), "")
             text[i] = pc.if_else(pa.array(is_op), joined, leaf)
-        parts += [tables.names(programs.target[s], programs.target_style[s]), " = ", text[0], ";"]
+        spelling = programs.target[s] + tables.n_names * programs.target_style[s].astype(np.int64)
+        parts += [tables.assignments.take(spelling + (2 * tables.n_names if s else 0)), text[0]]
     print_name, print_brackets = programs.print_style
-    parts += ["print", tables.openers.take(print_brackets), tables.names(programs.printed, print_name),
-              tables.closers.take(print_brackets)]
+    spelling = programs.printed + tables.n_names * (print_name.astype(np.int64) + 2 * print_brackets.astype(np.int64))
+    parts.append(tables.prints.take(spelling))
     return pc.binary_join_element_wise(*parts, "")
