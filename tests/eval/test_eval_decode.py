@@ -135,6 +135,6 @@ def test_batched_decoding_equals_one_by_one_for_every_family(preset):
     batched = greedy_decode(model, prompts, eos_id=EOS, max_new_tokens=6, batch_size=5, context=64)
     assert batched == alone
     assert len({tuple(a) for a in alone}) > 3  # outputs differ between prompts: the check has teeth
-    n_correct, _, loss = teacher_forced_scores(model, [p + a + [EOS] for p, a in zip(prompts, alone)],
+    n_correct, _, _ = teacher_forced_scores(model, [p + a + [EOS] for p, a in zip(prompts, alone)],
                                                [len(p) for p in prompts], batch_size=5)
     assert all(c >= len(a) for c, a in zip(n_correct, alone))  # greedy tokens are the argmax under teacher forcing

@@ -33,6 +33,10 @@ def test_quickstart_micro_budget_end_to_end(tmp_path):
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0, again.output
     assert "reusing the complete dataset" in again.output and "reusing the trained run" in again.output
+    other = CliRunner().invoke(app, [*args, "--train-size", "300"])
+    assert other.exit_code == 2 and "generated with other settings" in other.output
+    other_model = CliRunner().invoke(app, [*args, "--model", "hyena-tiny"])
+    assert other_model.exit_code == 2 and "holds a gpt2-tiny run, not hyena-tiny" in other_model.output
 
 
 def test_quickstart_reports_bad_model_cleanly(tmp_path):

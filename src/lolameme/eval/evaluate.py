@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,14 +57,14 @@ class TrainedOn:
     data_dir: Path | None
     task: str | None
     reverse_answer: bool
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> TrainedOn:
-        train = config.get("train", {}) or {}
-        data = config.get("data", {}) or {}
-        data_dir = data.get("dir") or data.get("path") or train.get("data")
-        task = data.get("task") if isinstance(data, dict) else None
+        """From RUN/config.json: ``data.dir``/``data.task`` as the trainer writes them, else ``train.data``."""
+        train = config.get("train") or {}
+        data = config.get("data") or {}
+        data_dir = data.get("dir") or train.get("data")
+        task = data.get("task")
         if task is None and data_dir is not None:
             try:
                 task = read_manifest(data_dir)["task"]
@@ -244,7 +244,6 @@ def evaluate_run(run_dir: str | os.PathLike, *, data: str | os.PathLike | None =
     run_dir = Path(run_dir)
     loaded = load_run(run_dir, which)
     trained = TrainedOn.from_config(loaded.config)
-    trained.reverse_answer = loaded.reverse_answer
     if data is None:
         if trained.data_dir is None:
             raise DatasetError(f"{run_dir}/config.json does not name the dataset it was trained on; pass --data")

@@ -27,7 +27,7 @@ from typing import Any
 
 from rich.console import Console
 
-from lolameme.errors import CheckpointError
+from lolameme.errors import CheckpointError, ConfigError
 
 #: The training recipe of the quickstart; every other TrainConfig key keeps its default.
 RECIPE: dict[str, Any] = {
@@ -98,13 +98,19 @@ def _dataset(settings: QuickstartSettings, data_dir: Path, console: Console) -> 
     from lolameme.data.api import generate_dataset
 
     console.rule(f"1/3 generate a base-preset corpus: {settings.train_size:,} training programs")
+    wanted = {"dataset_size": settings.train_size, "test_dataset_size": settings.test_size, "seed": settings.seed,
+              "global_var_count": global_var_count(settings.train_size)}
     if (data_dir / "manifest.json").exists() and not settings.overwrite:
+        from lolameme.data.io import read_manifest
+
+        found = read_manifest(data_dir).get("config", {})
+        differ = {k: (found.get(k), v) for k, v in wanted.items() if found.get(k) != v}
+        if differ:
+            raise ConfigError(f"{data_dir} holds a dataset generated with other settings "
+                              f"(key: (found, wanted) {differ}); pass --overwrite or another --out")
         console.print(f"reusing the complete dataset in {data_dir} (--overwrite regenerates it)")
         return data_dir
-    manifest = generate_dataset("base", data_dir, overrides={
-        "dataset_size": settings.train_size, "test_dataset_size": settings.test_size, "seed": settings.seed,
-        "global_var_count": global_var_count(settings.train_size),
-    }, overwrite=settings.overwrite, progress=True)
+    manifest = generate_dataset("base", data_dir, overrides=wanted, overwrite=settings.overwrite, progress=True)
     rows = ", ".join(f"{name} {entry['rows']:,}" for name, entry in manifest["splits"].items())
     console.print(f"wrote {data_dir}: {rows}")
     return data_dir
@@ -127,6 +133,13 @@ def _train(settings: QuickstartSettings, data_dir: Path, run_dir: Path, console:
     if has_run and settings.overwrite:
         _remove_run(run_dir)
         has_run = finished = False
+    if has_run and not settings.overwrite:
+        from lolameme.train.checkpoint import read_run_config
+
+        trained_model = read_run_config(run_dir)["train"].get("model")
+        if trained_model != settings.model:
+            raise ConfigError(f"{run_dir} holds a {trained_model} run, not {settings.model}; "
+                              "pass --overwrite or another --out")
     if finished:
         console.print(f"reusing the trained run in {run_dir} (--overwrite retrains it)")
         return run_dir
