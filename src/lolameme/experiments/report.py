@@ -238,10 +238,9 @@ def _slices(spec: ExperimentSpec, scale: str, mapping: dict[str, str], rows: lis
     lines = ["## Slices", "", "Exact match by annotation (mean over seeds); the majority baseline of each slice in the last row."]
     found = False
     presets = list(dict.fromkeys(mapping[m] for m in spec.models))
+    by_column = {c: (slice_means(rows, c), slice_means(rows, c, "majority_baseline")) for c in SLICE_COLUMNS}
     for dataset, split in dict.fromkeys(targets):
-        for column in SLICE_COLUMNS:
-            ours = slice_means(rows, column)
-            base = slice_means(rows, column, "majority_baseline")
+        for column, (ours, base) in by_column.items():
             keys = [(dataset, p, split) for p in presets]
             values = list(dict.fromkeys(v for k in keys for v in ours.get(k, {})))
             if not values:
