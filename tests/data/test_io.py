@@ -67,3 +67,12 @@ def test_overrides_parse_yaml_scalars():
     assert parse_overrides(["a=1", "b=meme", "c.d=0.5", "e=[1, 2]"]) == {"a": 1, "b": "meme", "c": {"d": 0.5}, "e": [1, 2]}
     with pytest.raises(ConfigError, match="key=value"):
         parse_overrides(["novalue"])
+
+
+def test_jsonl_accepts_arrow_columns(tmp_path):
+    import pyarrow as pa
+
+    with DatasetWriter(tmp_path / "d", fmt="jsonl") as writer:
+        writer.split("train").write({"input": pa.array(["a = 1;print(a)"]), "label": pa.array(["1"])})
+        writer.finish({"task": "lolameme"})
+    assert json.loads((tmp_path / "d" / "train.jsonl").read_text()) == {"input": "a = 1;print(a)", "label": "1"}

@@ -214,8 +214,8 @@ def test_trace_slice_hops_and_counts():
     assert t.statements[2].reads == ("a", "b", "gX")
     assert t.statements[2].global_reads == ("gX",)
     assert t.statements[2].depends_on == (1, 2)
-    assert t.statements[2].depth == 2
-    assert t.max_depth == 2
+    assert t.statements[2].depth == 3  # ((a % b) + gX): operand 1, one operator 2, nested 3
+    assert t.max_depth == 3
     assert t.n_global_reads == 2
     assert t.n_latent == 0
 

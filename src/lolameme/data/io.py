@@ -84,9 +84,8 @@ class SplitWriter:
                 self._parquet = pq.ParquetWriter(self._tmp, self._schema, compression="zstd")
             self._parquet.write_table(table)
         else:
-            names = table.column_names
-            for row in zip(*(columns[n] for n in names)):
-                self._jsonl.write(json.dumps(dict(zip(names, row)), ensure_ascii=False) + "\n")
+            for row in table.to_pylist():  # works for Python lists and pyarrow arrays alike
+                self._jsonl.write(json.dumps(row, ensure_ascii=False) + "\n")
         self.rows += table.num_rows
 
     def close(self) -> dict[str, Any]:

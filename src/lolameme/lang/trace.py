@@ -152,9 +152,9 @@ def _eval(
         if value is None:
             value = read_global(name, globals)
             global_reads.append(name)
-        return value, 0
+        return value, 1
     if kind is Num:
-        return expr.value, 0
+        return expr.value, 1
     left, right = expr.left, expr.right
     lvalue, ldepth = _eval(left, env, globals, plan, reads, global_reads, fired)
     rvalue, rdepth = _eval(right, env, globals, plan, reads, global_reads, fired)

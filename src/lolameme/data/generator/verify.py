@@ -22,15 +22,14 @@ class LabelMismatch(AssertionError):
 def expected_annotations(text: str, globals_table: Mapping[str, int], latent: LatentRules) -> dict[str, Any]:
     """Label and annotations of ``text`` as the tracer sees them, in the dataset's conventions.
 
-    ``max_depth`` follows the generator's convention (a bare operand has depth
-    1), which is the tracer's bracket depth plus one.
+    ``max_depth`` is the tracer's: a bare operand has depth 1, one operator 2.
     """
     t = trace(text, globals_table, latent)
     label = str(t.output)
     return {
         "label": label,
         "n_statements": len(t.statements),
-        "max_depth": t.max_depth + 1,
+        "max_depth": t.max_depth,
         "n_global_reads": t.n_global_reads,
         "uses_globals": t.n_global_reads > 0,
         "n_latent": t.n_latent,
