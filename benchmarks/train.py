@@ -23,7 +23,6 @@ shared and its load changes while we measure; the load average is printed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -68,20 +67,31 @@ def make_corpus(root: Path) -> Path:
     return data
 
 
-def trainer_rate(data: Path, out: Path, family: str, steps: int) -> float:
+class _ClockedTrainer(Trainer):
+    """The trainer, noting wall and CPU clocks at each log line (the first comes after the warm-up steps)."""
+
+    marks: list[tuple[int, float, float]]
+
+    def _log_train(self) -> None:
+        self.marks.append((self.counters.tokens, time.perf_counter(), time.process_time()))
+        super()._log_train()
+
+
+def trainer_rate(data: Path, out: Path, family: str, steps: int) -> tuple[float, float]:
+    """(wall, CPU-time) tokens/s of the trainer between its first and last log line."""
     config = make_config({"data": str(data), "out": str(out), "model": family, "steps": steps, "batch_size": BATCH,
                           "val_samples": 0, "log_every": WARMUP, "checkpoint_every": 10**9, "progress": False,
                           "device": "cpu", "seed": 0})
-    Trainer(config).run()
-    events = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    logs = [e for e in events if e["event"] == "train"]
-    first, last = logs[0], logs[-1]
+    trainer = _ClockedTrainer(config)
+    trainer.marks = []
+    trainer.run()
     shutil.rmtree(out)
-    return (last["tokens"] - first["tokens"]) / (last["time"] - first["time"])
+    (t0, w0, c0), (t1, w1, c1) = trainer.marks[0], trainer.marks[-1]
+    return (t1 - t0) / (w1 - w0), (t1 - t0) / (c1 - c0)
 
 
-def bare_rates(data: Path, family: str, steps: int) -> tuple[float, float]:
-    """(fwd+bwd, fwd+bwd+AdamW) tokens/s on the batches the trainer would draw."""
+def bare_rates(data: Path, family: str, steps: int) -> list[tuple[float, float]]:
+    """(wall, CPU-time) tokens/s of fwd+bwd and of fwd+bwd+AdamW on the batches the trainer would draw."""
     tok = get_tokenizer("char")
     cache = token_cache(data, "train", tok)
     max_seq_len = _fit_context(cache.lengths)
@@ -100,14 +110,15 @@ def bare_rates(data: Path, family: str, steps: int) -> tuple[float, float]:
         start = None
         for i, (batch, total) in enumerate(zip(batches, totals)):
             if i == WARMUP:
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), time.process_time()
             loss = step_loss(token_cross_entropy(model(batch.inputs), batch.targets), batch, total, "answer")
             loss.backward()
             if with_optimizer:
                 optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-        rates.append(sum(tokens[WARMUP:]) / (time.perf_counter() - start))
-    return rates[0], rates[1]
+        n = sum(tokens[WARMUP:])
+        rates.append((n / (time.perf_counter() - start), n / (time.process_time() - cpu_start)))
+    return rates
 
 
 def main() -> None:
@@ -116,7 +127,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--families", nargs="*", default=list(FAMILIES))
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     steps = args.steps or (25 if args.quick else 60)
     repeats = args.repeats or (1 if args.quick else 3)
     header = [
@@ -134,26 +148,28 @@ def main() -> None:
         data = make_corpus(root)
         token_cache(data, "train", get_tokenizer("char"))  # built once, outside the timings
         for family in args.families:
-            trainer, bare, bare_opt = [], [], []
+            runs = []
             for r in range(repeats):
-                fb, fbo = bare_rates(data, family, steps)
-                bare.append(fb)
-                bare_opt.append(fbo)
-                trainer.append(trainer_rate(data, root / f"run-{family}-{r}", family, steps))
-            t, b, bo = statistics.median(trainer), statistics.median(bare), statistics.median(bare_opt)
-            row = f"| {family} | {t:,.0f} | {b:,.0f} | {bo:,.0f} | {100 * (b / t - 1):+.1f}% | {100 * (bo / t - 1):+.1f}% |"
+                (bare_wall, bare_cpu), (opt_wall, opt_cpu) = bare_rates(data, family, steps)
+                trainer_wall, trainer_cpu = trainer_rate(data, root / f"run-{family}-{r}", family, steps)
+                runs.append((trainer_wall, bare_wall, opt_wall, trainer_cpu, bare_cpu, opt_cpu))
+            tw, bw, ow, tc, bc, oc = (statistics.median(column) for column in zip(*runs))
+            row = (f"| {family} | {tw:,.0f} | {bw:,.0f} | {ow:,.0f} | {100 * (bw / tw - 1):+.1f}% "
+                   f"| {tc:,.0f} | {bc:,.0f} | {oc:,.0f} | {100 * (bc / tc - 1):+.1f}% | {100 * (oc / tc - 1):+.1f}% |")
             print(row, flush=True)
             rows.append(row)
     table = [
         "",
-        "| model | trainer tok/s | bare fwd+bwd tok/s | bare fwd+bwd+AdamW tok/s | trainer overhead vs fwd+bwd | vs fwd+bwd+AdamW |",
-        "|---|---|---|---|---|---|",
+        "| model | trainer tok/s (wall) | bare fwd+bwd (wall) | bare fwd+bwd+AdamW (wall) | overhead vs fwd+bwd (wall) "
+        "| trainer tok/CPU-s | bare fwd+bwd tok/CPU-s | bare +AdamW tok/CPU-s | overhead vs fwd+bwd (CPU) | vs +AdamW (CPU) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         f"- load average at end: {load_average()}",
         "",
-        "Overhead = bare rate / trainer rate - 1; tokens are non-padding input tokens in both. Numbers are only",
-        "comparable within one run: the machine is shared and its load varies.",
+        "Overhead = bare rate / trainer rate - 1; tokens are non-padding input tokens in both. CPU-time rates",
+        "(tokens per second of this process's CPU time) are steadier than wall-clock rates on a shared machine.",
+        "Numbers are only comparable within one run.",
     ]
     print("\n".join(table[1:]))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
