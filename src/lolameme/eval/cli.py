@@ -57,6 +57,8 @@ def quickstart_command(
     out: Path = typer.Option(_QUICK.out, "--out", "-o", help="directory for the dataset and run"),
     minutes: float = typer.Option(_QUICK.minutes, "--minutes", min=0.05, help="training budget (wall-clock minutes)"),
     model: str = typer.Option(_QUICK.model, "--model", "-m", help="model preset (see `lolameme models`)"),
+    recipe: Optional[str] = typer.Option(None, "--recipe", "-r",
+                                         help="training recipe name or .yaml file (default: the model's own, e.g. tiny)"),
     train_size: int = typer.Option(_QUICK.train_size, "--train-size", min=64, help="training programs to generate"),
     test_size: int = typer.Option(_QUICK.test_size, "--test-size", min=1, help="programs in each test split"),
     device: str = typer.Option(_QUICK.device, "--device", help="cpu (the quickstart's promise), auto or cuda"),
@@ -66,5 +68,5 @@ def quickstart_command(
     """Generate a small corpus, train a tiny model on it for a few minutes, and print its exact match."""
     from lolameme.eval.quickstart import QuickstartSettings, run_quickstart
 
-    run_quickstart(QuickstartSettings(out=out, minutes=minutes, model=model, train_size=train_size,
+    run_quickstart(QuickstartSettings(out=out, minutes=minutes, model=model, recipe=recipe, train_size=train_size,
                                       test_size=test_size, device=device, seed=seed, overwrite=overwrite))

@@ -11,10 +11,9 @@ Everything lands under one directory (``OUT/data``, ``OUT/run``), and a rerun
 reuses what is finished: the dataset if complete, the run if trained (or
 resumes an interrupted one). ``overwrite`` starts over.
 
-The recipe (below) is a sensible default until the learning-recipes issue
-settles one: loss on the whole sequence with extra weight on the answer helps
-small models on this task, because the program tokens carry most of the
-training signal.
+Training follows a named recipe (``lolameme.train.recipes``, ``--recipe``): by
+default the model's own (``tiny`` for the tiny presets: the best measured in
+docs/training.md), else :data:`FALLBACK_RECIPE`.
 """
 
 from __future__ import annotations
@@ -29,17 +28,10 @@ from rich.console import Console
 
 from lolameme.errors import CheckpointError, ConfigError
 
-#: The training recipe of the quickstart; every other TrainConfig key keeps its default.
-RECIPE: dict[str, Any] = {
-    "tokenizer": "char",
-    "loss": "weighted",
-    "answer_weight": 0.5,
-    "batch_size": 32,
-    "lr": 2e-3,
-    "warmup_steps": 50,
-    "val_every": 100,
-    "checkpoint_every": 200,
-}
+#: The quickstart's own training keys, on top of the recipe: how the run is watched, not how it learns.
+QUICKSTART_KEYS: dict[str, Any] = {"tokenizer": "char", "checkpoint_every": 200}
+#: The recipe of a model that has no default recipe of its own.
+FALLBACK_RECIPE = "weighted"
 
 
 #: The quickstart's model: on a CPU gpt2-tiny takes about a third of the time per step of
@@ -53,6 +45,7 @@ class QuickstartSettings:
     out: Path = Path("lolameme-quickstart")
     minutes: float = 4.0
     model: str = DEFAULT_MODEL
+    recipe: str | None = None  # None: the model's default recipe (lolameme.train.recipes), else FALLBACK_RECIPE
     train_size: int = 20_000
     test_size: int = 500
     device: str = "cpu"
@@ -91,7 +84,7 @@ def _check_model(model: str) -> None:
     from lolameme.models import resolve_config
     from lolameme.tokenizers import get_tokenizer
 
-    resolve_config(model, vocab_size=get_tokenizer(RECIPE["tokenizer"]).vocab_size)
+    resolve_config(model, vocab_size=get_tokenizer(QUICKSTART_KEYS["tokenizer"]).vocab_size)
 
 
 def _dataset(settings: QuickstartSettings, data_dir: Path, console: Console) -> Path:
@@ -143,8 +136,11 @@ def _train(settings: QuickstartSettings, data_dir: Path, run_dir: Path, console:
     if finished:
         console.print(f"reusing the trained run in {run_dir} (--overwrite retrains it)")
         return run_dir
-    config = make_config({**RECIPE, "data": str(data_dir), "out": str(run_dir), "model": settings.model,
-                          "time_budget": settings.minutes, "device": settings.device, "seed": settings.seed,
+    recipe = quickstart_recipe(settings)
+    console.print(f"recipe {recipe.name!r}: {recipe.description}")
+    config = make_config({**recipe.train, **QUICKSTART_KEYS, "recipe": recipe.name, "data": str(data_dir),
+                          "out": str(run_dir), "model": settings.model, "time_budget": settings.minutes,
+                          "device": settings.device, "seed": settings.seed,
                           "val_samples": min(256, settings.train_size // 10)},
                          source="quickstart settings")
     if has_run:
@@ -155,6 +151,13 @@ def _train(settings: QuickstartSettings, data_dir: Path, run_dir: Path, console:
                   f"best validation (teacher-forced) exact {best.get('val_exact', float('nan')):.3f} "
                   f"at step {best.get('step', '?')}")
     return run_dir
+
+
+def quickstart_recipe(settings: QuickstartSettings):
+    """The named recipe, or the model's default for LOLAMEME, or the fallback."""
+    from lolameme.train.recipes import default_recipe, get_recipe
+
+    return get_recipe(settings.recipe or default_recipe(settings.model, "lolameme") or FALLBACK_RECIPE)
 
 
 def _finished(run_dir: Path) -> bool:

@@ -1,7 +1,9 @@
 """``lolameme train``: flags, an optional config file and ``--set`` overrides -> one TrainConfig.
 
-Precedence, lowest first: TrainConfig defaults, the config file (YAML/JSON, same keys),
-the flags, ``--set key=value`` (``--set model.pos_encoding=rotary`` sets a model option).
+Precedence, lowest first: TrainConfig defaults, the recipe (``--recipe NAME``; a tiny model
+on a task its default recipe serves gets that recipe when none is named, ``--recipe none``
+opts out), the config file (YAML/JSON, same keys), the flags, ``--set key=value``
+(``--set model.pos_encoding=rotary`` sets a model option).
 With ``--resume`` the run's saved config is the base and only the budget and logging keys
 may change.
 """
@@ -25,6 +27,9 @@ def train_command(
     tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="char (default), gpt2 or listops"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="run directory to write (or, with --resume, to continue)"),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML/JSON file with the same keys as the flags"),
+    recipe: Optional[str] = typer.Option(None, "--recipe", "-r",
+                                         help="training recipe: a name (default for tiny models: their recipe; "
+                                              "'none' for the plain defaults) or a recipe .yaml file"),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="budget: optimizer steps"),
     epochs: Optional[float] = typer.Option(None, "--epochs", min=0, help="budget: passes over the training split"),
     tokens: Optional[int] = typer.Option(None, "--tokens", min=1, help="budget: input tokens"),
@@ -54,6 +59,8 @@ def train_command(
     values = read_config_file(config) if config else {}
     values.update({k: v for k, v in flags.items() if v is not None})
     values = _merge(values, parse_set(set_))
+    if not resume:
+        values = with_recipe(values, recipe)
     if resume:
         if values.get("out") is None:
             raise ConfigError("--resume needs --out RUN (the run directory to continue)")
@@ -70,6 +77,32 @@ def train_command(
         summary += (f"; best validation at step {best['step']}: exact {best['val_exact']:.3f}, "
                     f"answer loss {best['val_answer_loss']:.3f}")
     typer.echo(summary)
+
+
+def with_recipe(values: dict, recipe: str | None) -> dict:
+    """The recipe's keys under ``values``: the named recipe, or the model's default one for the data's task."""
+    from lolameme.train.recipes import default_recipe, get_recipe
+
+    recipe = recipe or values.get("recipe")
+    if recipe is None:
+        recipe = default_recipe(str(values.get("model") or "gpt2-tiny"), _task_of(values.get("data")))
+    if recipe is None or recipe == "none":
+        return {k: v for k, v in values.items() if k != "recipe"}
+    chosen = get_recipe(recipe)
+    return _merge({**chosen.train, "recipe": chosen.name}, values)
+
+
+def _task_of(data) -> str | None:
+    """The task of a dataset directory, or None when it cannot be read (the trainer reports that later)."""
+    from lolameme.data.io import read_manifest
+    from lolameme.errors import LolamemeError
+
+    if data is None:
+        return None
+    try:
+        return read_manifest(data).get("task")
+    except LolamemeError:
+        return None
 
 
 def _merge(base: dict, extra: dict) -> dict:

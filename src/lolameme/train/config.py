@@ -33,21 +33,35 @@ class Stage(_Strict):
 
     ``where`` keeps rows whose annotation columns match: ``{"n_statements": 2}`` (equal),
     ``{"n_statements": [1, 2]}`` (one of) or ``{"n_statements": {"min": 1, "max": 3}}`` (inclusive range).
-    The stage ends after ``steps`` optimizer steps or when the run's overall progress reaches
-    ``until`` (a fraction of the budget); the last stage runs until the budget is spent.
+    ``task`` trains on a generated variant of the run's dataset instead: its generator config with
+    these keys changed (``{"statement_count": 1}``), ``rows`` programs (see :mod:`lolameme.train.pacing`).
+    The stage ends after ``steps`` optimizer steps, when the run's overall progress reaches
+    ``until`` (a fraction of the budget), or -- with ``gate`` -- once teacher-forced exact match on
+    held-out rows of the stage's own data reaches ``gate`` (checked every ``val_every`` steps);
+    the last stage runs until the budget is spent.
     """
 
     name: str | None = None
     data: Path | None = None  # None: the run's ``data``
+    task: dict[str, Any] = Field(default_factory=dict)  # generator overrides of the run's dataset config
+    rows: int = Field(default=100_000, ge=2)  # programs generated for a ``task`` stage
     where: dict[str, Any] = Field(default_factory=dict)
     steps: int | None = Field(default=None, ge=1)
     until: float | None = Field(default=None, gt=0, le=1)
+    gate: float | None = Field(default=None, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Stage:
+        if self.task and self.data is not None:
+            raise ValueError("a stage takes its samples from 'data' or from a generated 'task' variant, not both")
+        return self
 
 
 class TrainConfig(_Strict):
     """Everything that determines a training run (besides the random seed's consequences)."""
 
     # what to train on and what to train
+    recipe: str | None = None  # the named recipe these keys started from (provenance; see train/recipes)
     data: Path
     out: Path
     model: str = "gpt2-tiny"

@@ -42,6 +42,7 @@ from lolameme.train.config import Stage, TrainConfig, make_config
 from lolameme.train.data import TRAIN_SPLIT, check_dataset, rows_matching, split_validation
 from lolameme.train.distributed import DistContext, setup, teardown
 from lolameme.train.loss import StepTotals, step_loss, token_cross_entropy
+from lolameme.train.pacing import curriculum_dataset, gate_passed, gate_rows
 from lolameme.train.schedule import Budget, Counters, lr_factor
 
 # keys that may change when a run is resumed (how long and how it is watched, not what is learned)
@@ -118,6 +119,8 @@ class Trainer:
         self.counters = Counters()
         self.position = Position()
         self.best: dict[str, Any] | None = None
+        self.gate_set: SampleSet | None = None  # held-out rows of the current stage, when it has a gate
+        self.gate_open = False
         if resume:
             self._load_last_checkpoint()
         elif self.ctx.is_main:
@@ -292,7 +295,10 @@ class Trainer:
 
     def _stage_samples(self, stage: Stage, index: int) -> SampleSet:
         cfg = self.cfg
-        data_dir = Path(stage.data) if stage.data else Path(cfg.data)
+        if stage.task:
+            data_dir = self._in_order(lambda: curriculum_dataset(Path(cfg.data), stage.task, stage.rows))
+        else:
+            data_dir = Path(stage.data) if stage.data else Path(cfg.data)
         same_data = data_dir.resolve() == Path(cfg.data).resolve()
         if same_data:
             cache, rows = self.main_cache, self.main_train_rows
@@ -303,10 +309,15 @@ class Trainer:
         matching = rows_matching(data_dir, stage.where)
         if matching is not None:
             rows = np.intersect1d(rows, matching)
+        self.gate_set, self.gate_open = None, False
+        if stage.gate is not None:
+            rows, held = gate_rows(rows, cfg.val_samples or 256, cfg.seed + index)
+            self.gate_set, _ = select_samples(cache, held, max_len=self.max_len, overlength=cfg.overlength,
+                                              sep_id=self.tok.sep_id, where=f"{data_dir} (gate rows)")
         samples, counts = select_samples(cache, rows, max_len=self.max_len, overlength=cfg.overlength,
                                          sep_id=self.tok.sep_id, where=str(data_dir))
         self.metrics.write("stage", self.counters, stage=index, name=stage.name, data=str(data_dir), where=stage.where,
-                           rows=len(samples), **counts)
+                           rows=len(samples), gate=stage.gate, **counts)
         if counts["overlength"] and self.ctx.is_main and cfg.progress:
             print(f"[train] stage {index}: {counts['overlength']} samples longer than the context "
                   f"({cfg.max_seq_len} tokens): {counts['dropped']} dropped, {counts['truncated']} truncated",
@@ -340,6 +351,8 @@ class Trainer:
             self.position.batch = 0
 
     def _stage_done(self, stage: Stage) -> bool:
+        if self.gate_open:
+            return True
         if stage.steps is not None and self.position.stage_step >= stage.steps:
             return True
         return stage.until is not None and self.budget.progress(self.counters) >= stage.until
@@ -406,6 +419,8 @@ class Trainer:
             self.bar.advance(1)
         if cfg.val_samples and step % cfg.val_every == 0:
             self._validate()
+        if self.gate_set is not None and step % cfg.val_every == 0:
+            self._check_gate()
         if step % cfg.checkpoint_every == 0:
             self._save_checkpoint()
 
@@ -457,6 +472,26 @@ class Trainer:
             self.best = {"step": self.counters.step, **metrics}
             ckpt.save_checkpoint(self.run_dir, self.raw_model, self._meta(), best=True)
         self.metrics.write("val", self.counters, **metrics, best=better)
+
+    @torch.no_grad()
+    def _check_gate(self) -> None:
+        """Open the stage's gate once its held-out rows are answered well enough (same decision on every rank)."""
+        gate = self.cfg.stage_list()[self.position.stage].gate
+        scores = teacher_forced_scores(self.fast_model, self.gate_set, self.cfg.batch_size, self.tok.pad_id,
+                                       self.ctx.device, self._autocast)
+        exact = self.ctx.gather(scores["val_exact"])[0]  # rank 0's measurement decides for all
+        self.gate_open = gate_passed(exact, gate)
+        self.metrics.write("gate", self.counters, stage=self.position.stage, gate=gate, gate_exact=exact,
+                           gate_answer_loss=scores["val_answer_loss"], passed=self.gate_open)
+
+    def _in_order(self, make):
+        """Run ``make`` on rank 0 first (it may write files), then on the others."""
+        if self.ctx.is_main:
+            value = make()
+        self.ctx.barrier()
+        if not self.ctx.is_main:
+            value = make()
+        return value
 
     def _meta(self, **extra: Any) -> dict[str, Any]:
         return {
