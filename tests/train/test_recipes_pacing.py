@@ -111,3 +111,9 @@ def test_reversed_answer_round_trips_to_the_true_label(value: int) -> None:
     written = tok.decode(ids[start:-1])
     assert written == (("-" if value < 0 else "") + str(abs(value))[::-1])
     assert answer_from_ids(tok, ids[start:], reverse_answer=True) == label
+
+
+def test_a_stage_never_asks_more_than_the_task(base_data) -> None:
+    manifest = read_manifest(base_data)  # 3 statements, values 1..100
+    config = stage_config(manifest, {"statement_count": 4, "max_int_value": 20}, 10)
+    assert config["statement_count"] == 3 and config["max_int_value"] == 20

@@ -14,6 +14,10 @@ its time cap ran out, never because a stage was learned. So a stage here may say
   stage's own data reaches 0.9 (checked every ``val_every`` steps); ``until`` / ``steps``
   remain as the time cap, so a stage that is never learned still ends.
 
+A curriculum never makes the task harder: for the size keys in :data:`NEVER_ABOVE_THE_TASK`
+a stage's value is capped at the run's own (so the ``tiny`` recipe's 4-statement stage trains
+on 3-statement programs when the run's task has 3 statements).
+
 The functions here are pure helpers; :mod:`lolameme.train.trainer` calls them.
 """
 
@@ -31,6 +35,8 @@ import numpy as np
 from lolameme.errors import ConfigError, DatasetError
 
 CURRICULUM_DIR = ".curriculum"
+#: Generator keys where a larger value is a harder task; a stage's value is capped at the run's.
+NEVER_ABOVE_THE_TASK = ("statement_count", "expression_max_depth", "max_int_value", "max_var_length")
 #: Test rows the generator must write for a curriculum corpus (they are never used).
 _TEST_ROWS = 1
 
@@ -55,7 +61,9 @@ def stage_config(manifest: dict[str, Any], task: dict[str, Any], rows: int) -> d
     unknown = sorted(set(task) - set(base))
     if unknown:
         raise ConfigError(f"curriculum stage task: unknown generator keys {unknown}; accepted: {', '.join(sorted(base))}")
-    return {**base, **task, "dataset_size": rows, "test_dataset_size": _TEST_ROWS}
+    capped = {k: min(v, base[k]) if k in NEVER_ABOVE_THE_TASK and isinstance(v, int) and isinstance(base.get(k), int)
+              else v for k, v in task.items()}
+    return {**base, **capped, "dataset_size": rows, "test_dataset_size": _TEST_ROWS}
 
 
 def curriculum_dataset(data_dir: Path, task: dict[str, Any], rows: int, *, progress: bool = False) -> Path:
