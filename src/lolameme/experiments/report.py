@@ -105,7 +105,8 @@ def _table(spec: ExperimentSpec, mapping: dict[str, str], rows: list[dict], seed
     lines.append("| " + " | ".join(base) + " |")
     shared = _shared_note(spec.models, mapping)
     lines += ["", *( [shared, ""] if shared else [] )]
-    lines += [f"- {_column_reading(spec, c, mapping, agg)}" for c in table.columns]
+    lines += [f"- {_column_reading(spec, c, mapping, agg, majority_baseline(rows, c.dataset, c.split))}"
+              for c in table.columns]
     return lines + [""]
 
 
@@ -117,7 +118,8 @@ def _shared_note(models: list[str], mapping: dict[str, str]) -> str:
     return ("Rows that share a preset are one trained model at this scale: " + "; ".join(shared) + ".") if shared else ""
 
 
-def _column_reading(spec: ExperimentSpec, column: Column, mapping: dict[str, str], agg: dict) -> str:
+def _column_reading(spec: ExperimentSpec, column: Column, mapping: dict[str, str], agg: dict,
+                    baseline: float | None) -> str:
     """One line: our best and worst model on the column, beside the paper's."""
     names = _preset_names(spec.models, mapping)
     ours = {p: agg[(column.dataset, p, column.split)].mean for p in names if (column.dataset, p, column.split) in agg}
@@ -130,6 +132,8 @@ def _column_reading(spec: ExperimentSpec, column: Column, mapping: dict[str, str
     else:
         best, worst = max(ours, key=ours.get), min(ours, key=ours.get)
         text += f"ours best {names[best]} ({ours[best]:.4f}), worst {names[worst]} ({ours[worst]:.4f})"
+    if ours and baseline is not None and max(ours.values()) <= baseline:
+        text += f" (every model at or below the majority answer, {baseline:.4f}: no signal)"
     if column.paper:
         paper = {m: paper_mean(v) for m, v in column.paper.items()}
         pb, pw = max(paper, key=paper.get), min(paper, key=paper.get)
