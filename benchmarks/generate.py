@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import resource
 import string
@@ -34,6 +32,7 @@ from pathlib import Path
 
 import lolameme.data.generator  # noqa: F401 - imported before timing, like the baseline's modules
 from lolameme.data.api import generate_dataset, resolve_config
+from lolameme.machine import describe
 
 RESULTS = Path(__file__).parent / "results" / "generate.md"
 
@@ -135,22 +134,7 @@ def timed(fn) -> tuple[float, float]:
     return time.perf_counter() - start, cpu_seconds() - cpu
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        import torch
-        threads = torch.get_num_threads()
-    except ImportError:
-        threads = "n/a"
-    return (f"{model}, {os.cpu_count()} cores, torch threads {threads}, Python {platform.python_version()}, "
-            f"load average at start {os.getloadavg()[0]:.2f}, niceness {os.nice(0)}")
+
 
 
 def large_run(rows: int, workdir: Path) -> dict:
@@ -181,7 +165,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # the base preset's appearance target is not met at 100k rows (see manifest)
 
-    lines = ["# LOLAMEME generation benchmark", "", f"Machine: {machine()}.",
+    lines = ["# LOLAMEME generation benchmark", "", f"Machine: {describe()}.",
              f"Command: `python benchmarks/{Path(__file__).name} {' '.join(sys.argv[1:])}`.", ""]
     config = resolve_config("base")[1]
     rows = config.dataset_size + 2 * config.test_dataset_size

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import string
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 from lolameme import LolamemeError
 from lolameme.lang import Assign, BinOp, LatentRules, Num, Program, Var, evaluate, parse, render, run_program, trace
 from lolameme.lang.ast import OPS
+from lolameme.machine import describe
 
 RESULTS = Path(__file__).parent / "results" / "lang.md"
 
@@ -102,16 +102,7 @@ def _safe(fn):
     return call
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}; {os.cpu_count()} cores; Python {platform.python_version()}; torch not imported (threads n/a)"
+
 
 
 def main() -> None:
@@ -147,7 +138,7 @@ def main() -> None:
     lines = [
         "# Language core throughput",
         "",
-        f"Machine: {machine()}",
+        f"Machine: {describe(torch_threads='n/a (torch not imported)')}",
         f"Corpus: {args.programs} paper-style 5-statement programs (seed {args.seed}, 500 globals, default latent "
         f"rules; {n_errors} of them end in an EvalError such as modulo by zero, timed all the same). "
         f"Best of {args.repeats} passes, one process; load average at start: {os.getloadavg()[0]:.1f}.",

@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import resource
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from lolameme.data.api import generate_dataset
+from lolameme.machine import describe
 from lolameme.data.listops.rules import OPERATORS, apply_operator
 
 RESULTS = Path(__file__).parent / "results" / "listops.md"
@@ -130,23 +129,7 @@ def ours(rows: int, workers: int, out: Path) -> tuple[float, float, dict]:
     return wall, cpu_seconds() - cpu, manifest
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        import torch
-        threads = torch.get_num_threads()
-    except ImportError:
-        threads = "n/a"
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{model}, {os.cpu_count()} cores, torch threads {threads}, Python {platform.python_version()}, "
-            f"load average at start {load:.2f}")
+
 
 
 def main() -> None:
@@ -158,7 +141,7 @@ def main() -> None:
     parser.add_argument("--also-one-worker", action="store_true", help="also time our generator with 1 worker")
     args = parser.parse_args()
 
-    info = machine()
+    info = describe()
     print(info, flush=True)
     base_rate, base_cpu_rate, base_acceptance = naive_rate(args.naive_rows)
     print(f"naive build-then-filter: {base_rate:.0f} rows/s wall, {base_cpu_rate:.0f} rows per CPU second "

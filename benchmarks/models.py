@@ -31,7 +31,6 @@ after, and the numbers are only comparable within one run.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import os
 import platform
@@ -41,25 +40,16 @@ from pathlib import Path
 
 import torch
 
+from lolameme.machine import cpu_model, load_average
+
 RESULTS = Path(__file__).resolve().parent / "results" / "models.md"
 
 
 # -- machine ---------------------------------------------------------------------------
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
-def load_average() -> str:
-    try:
-        return " ".join(f"{value:.2f}" for value in os.getloadavg())
-    except OSError:
-        return "n/a"
+
+
 
 
 def machine_lines(device: str, threads: int) -> list[str]:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import tempfile
@@ -35,6 +34,7 @@ import numpy as np
 import torch
 
 from lolameme.data.api import generate_dataset
+from lolameme.machine import cpu_model, load_average
 from lolameme.models import build_model
 from lolameme.tokenizers import get_tokenizer
 from lolameme.train.batching import collate, epoch_batches, select_samples, target_counts
@@ -49,15 +49,10 @@ BATCH = 32
 WARMUP = 5
 
 
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
-def load_average() -> str:
-    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
 
 
 def make_corpus(root: Path) -> Path:
