@@ -204,6 +204,18 @@ def curve_summary(curve: list[dict[str, Any]], points: int = 4) -> str:
     return text
 
 
+def summary_table(records: list[dict[str, Any]]) -> list[str]:
+    """The recipes x exact-match table of docs/training.md: one row per cell, by model then budget."""
+    lines = ["| recipe | model | budget (min) | cells side by side | steps | tokens | exact match % | copy % "
+             "| arithmetic % | majority answer % |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in sorted(records, key=lambda r: (r["model"], -r["budget"].get("time_budget", 0), -r["exact_match"])):
+        budget = r["budget"].get("time_budget", f"{r['budget'].get('steps')} steps")
+        lines.append(f"| `{r['recipe']}` | {r['model']} | {budget} | {r['side_by_side']} | {r['steps']} "
+                     f"| {r['tokens'] / 1e6:.1f}M | {_pct(r['exact_match'])} | {_slice(r, 'chain', 'copy')} "
+                     f"| {_slice(r, 'chain', 'arithmetic')} | {_pct(r['majority_baseline'])} |")
+    return lines
+
+
 def write_report(runs: Path, out: Path) -> str:
     records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(runs.glob("*/result.json"))]
     lines = ["# Learning recipes: exact match on a fixed CPU budget (issue 8)", "",
@@ -213,7 +225,8 @@ def write_report(runs: Path, out: Path) -> str:
              "exact match. `copy`: no operator on the printed value's dependency chain; `arith`: the rest. "
              "Curve: teacher-forced validation exact match (%) at minutes of training. Produced by "
              "`python benchmarks/learning.py`; every number below was measured on this shared machine "
-             "(load average before/after each cell is listed).", "",
+             "(load average before/after each cell is listed).", "", *summary_table(records), "",
+             "All slices (exact match %; `add` ... `mod`: programs whose chain uses only that operator):", "",
              "| recipe | model | budget | jobs | steps | tokens | EM % | majority % | copy % | arith % | add | sub | mul | mod "
              "| hops 1 | hops 2 | hops 3+ | n | curve (val EM %) | load before/after |",
              "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]

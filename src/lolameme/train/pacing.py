@@ -37,8 +37,8 @@ from lolameme.errors import ConfigError, DatasetError
 CURRICULUM_DIR = ".curriculum"
 #: Generator keys where a larger value is a harder task; a stage's value is capped at the run's.
 NEVER_ABOVE_THE_TASK = ("statement_count", "expression_max_depth", "max_int_value", "max_var_length")
-#: Test rows the generator must write for a curriculum corpus (they are never used).
-_TEST_ROWS = 1
+#: Test rows of a curriculum corpus: none (only its train split is used).
+_TEST_ROWS = 0
 
 
 def curriculum_key(manifest: dict[str, Any], task: dict[str, Any], rows: int) -> str:
@@ -79,7 +79,12 @@ def curriculum_dataset(data_dir: Path, task: dict[str, Any], rows: int, *, progr
     config = module.load_config({}, stage_config(manifest, task, rows))
     tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    module.generate(config, tmp, overwrite=True, progress=progress)
+    try:
+        module.generate(config, tmp, overwrite=True, progress=progress)
+    except DatasetError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DatasetError(f"curriculum stage task {task} on {data_dir}: cannot generate {rows} programs "
+                           f"({exc}); give the stage fewer 'rows'") from None
     try:
         os.replace(tmp, out)
     except OSError:  # another process finished the same corpus first: keep theirs
