@@ -64,7 +64,7 @@ def _raw(name: str) -> dict:
     (lambda r: r["claims"][0].update(target="No Such Column"), "'target' must be"),
     (lambda r: r.update(scales={"huge": {}}), "unknown scale"),
     (lambda r: r.update(scales={"tiny": {"train": {"learning_rate": 1}}}), "learning_rate"),
-    (lambda r: r.update(colour="red"), "colour: unknown key"),
+    (lambda r: r.update(colour="red"), "unknown key 'colour'"),
 ])
 def test_bad_specs_raise_config_error(mutate, message):
     raw = copy.deepcopy(_raw("thex-lola"))

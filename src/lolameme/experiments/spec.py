@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lolameme.errors import ConfigError
+from lolameme.validation import validation_problems
 
 SCALES = ("micro", "tiny", "small", "paper")
 MODEL_SCALES = ("tiny", "small", "paper")
@@ -273,14 +274,7 @@ def spec_from_dict(raw: dict[str, Any], where: str = "spec") -> ExperimentSpec:
     try:
         spec = ExperimentSpec.model_validate({**raw, "scales": scales})
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key"
-            problems.append(f"{loc}: {msg}")
-        raise ConfigError(f"{where}: invalid experiment spec: " + "; ".join(problems)) from None
+        raise ConfigError(f"{where}: invalid experiment spec: {validation_problems(exc)}") from None
     _check_train_keys(spec, where)
     return spec
 

@@ -17,6 +17,7 @@ from pydantic import ConfigDict, ValidationError
 from pydantic.dataclasses import dataclass
 
 from lolameme.errors import ModelError
+from lolameme.validation import validation_problems
 
 BLOCK_KINDS = ("gpt2", "hyena")
 POS_ENCODINGS = ("learned", "none", "rotary")
@@ -179,8 +180,4 @@ class ModelConfig:
         try:
             return cls(**values)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in error['loc']) or 'config'}: {error['msg']}"
-                for error in exc.errors()
-            )
-            raise ModelError(f"model config is invalid: {problems}") from None
+            raise ModelError(f"model config is invalid: {validation_problems(exc)}") from None

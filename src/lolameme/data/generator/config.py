@@ -22,6 +22,7 @@ from typing import Any, Literal, NoReturn
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lolameme.errors import ConfigError
+from lolameme.validation import validation_problems
 from lolameme.lang.latent import LatentRules
 from lolameme.lang.names import RESERVED
 from lolameme.lang.syntax import BRACKETS, SYMBOL
@@ -332,7 +333,4 @@ def load_config(base: Mapping[str, Any] | None = None, overrides: Mapping[str, A
     try:
         return GeneratorConfig(**values)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"]) or "config"
-        value = error.get("input")
-        raise ConfigError(f"generator config key {where!r} = {value!r}: {error['msg']}") from None
+        raise ConfigError(f"bad generator config: {validation_problems(exc)}") from None

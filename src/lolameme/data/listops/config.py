@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from lolameme.errors import ConfigError
+from lolameme.validation import validation_problems
 
 
 class ListOpsConfig(BaseModel):
@@ -72,14 +73,4 @@ def load_config(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> ListOp
     try:
         return ListOpsConfig(**merged)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            key = ".".join(str(part) for part in error["loc"]) or "config"
-            if error["type"] == "extra_forbidden":
-                accepted = ", ".join(ListOpsConfig.model_fields)
-                problems.append(f"unknown key {key!r} (value {error['input']!r}); accepted: {accepted}")
-            elif error["loc"]:
-                problems.append(f"{key}={error['input']!r}: {error['msg']}")
-            else:
-                problems.append(error["msg"].removeprefix("Value error, "))
-        raise ConfigError("bad listops config: " + "; ".join(problems)) from None
+        raise ConfigError(f"bad listops config: {validation_problems(exc, ListOpsConfig.model_fields)}") from None
