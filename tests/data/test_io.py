@@ -3,7 +3,7 @@ import json
 import pytest
 
 from lolameme.data.io import DatasetWriter, load_dataset, load_split, read_manifest, sha256_file
-from lolameme.data.presets import parse_overrides
+from lolameme.configfile import parse_overrides
 from lolameme.errors import ConfigError, DatasetError
 
 

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from lolameme.data.io import Format
-from lolameme.data.presets import get_preset, read_config_file
+from lolameme.configfile import read_config_file
+from lolameme.data.presets import get_preset
 from lolameme.data.tasks import task_module
 from lolameme.errors import ConfigError
 

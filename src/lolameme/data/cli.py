@@ -45,7 +45,7 @@ def generate(
     from rich.table import Table
 
     from lolameme.data.api import generate_dataset
-    from lolameme.data.presets import parse_overrides
+    from lolameme.configfile import parse_overrides
 
     if preset is None and config is None:
         preset = "base"

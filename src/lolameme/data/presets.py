@@ -8,8 +8,8 @@ of description, and the task's configuration (snake_case keys)::
     config: {statement_count: 5, ...}
 
 Presets are data: adding one needs no code. Command-line overrides
-(``--set key=value``) are parsed here once, with YAML's scalar rules, so
-``--set global_var_count=300`` gives an int and ``--set language=meme`` a string.
+(``--set key=value``) are parsed by :mod:`lolameme.configfile`, with YAML's
+scalar rules, so ``--set global_var_count=300`` gives an int.
 """
 
 from __future__ import annotations
@@ -60,36 +60,3 @@ def get_preset(name: str) -> Preset:
         names = ", ".join(p.name for p in list_presets())
         raise ConfigError(f"unknown preset {name!r}; available: {names}")
     return _preset_from_file(path)
-
-
-def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """``["a=1", "b.c=x"]`` -> ``{"a": 1, "b": {"c": "x"}}`` (values parsed as YAML scalars)."""
-    result: dict[str, Any] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigError(f"bad override {item!r}: expected key=value")
-        try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"bad override {item!r}: value is not valid YAML ({exc})") from exc
-        target = result
-        *parents, leaf = key.split(".")
-        for part in parents:
-            target = target.setdefault(part, {})
-            if not isinstance(target, dict):
-                raise ConfigError(f"override {item!r} conflicts with another override of {part!r}")
-        target[leaf] = value
-    return result
-
-
-def read_config_file(path: str | Path) -> dict[str, Any]:
-    """A YAML or JSON config file as a mapping (JSON is valid YAML)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    raw = _read_yaml(path)
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys to values")
-    return raw
