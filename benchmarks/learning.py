@@ -256,6 +256,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=None, help="budget in optimizer steps instead (tests)")
     p.add_argument("--jobs", type=int, default=1, help="cells trained side by side (1 thread each)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per cell")
+    p.add_argument("--alongside", type=int, default=0,
+                   help="cells of another invocation training at the same time (recorded in the table)")
     p.add_argument("--train-size", type=int, default=300_000)
     p.add_argument("--test-size", type=int, default=2000)
     p.add_argument("--eval-limit", type=int, default=2000)
@@ -298,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(run_dir)
             run_dir.mkdir(parents=True)
             cells.append({"recipe": recipe, "model": model, "data": str(data), "run_dir": str(run_dir),
-                          "budget": budget, "threads": args.threads, "jobs": args.jobs, "seed": args.seed,
+                          "budget": budget, "threads": args.threads, "jobs": args.jobs + args.alongside, "seed": args.seed,
                           "split": split, "eval_limit": args.eval_limit})
     print(f"[learning] {cpu_model()}, {os.cpu_count()} cores, load {load_average()}; {len(cells)} cells, "
           f"{args.jobs} side by side, {args.threads} thread(s) each", flush=True)
