@@ -48,7 +48,8 @@ def train_command(
 ) -> None:
     """Train a model on a dataset; writes checkpoints, metrics.jsonl and the resolved config to --out."""
     from lolameme.errors import ConfigError
-    from lolameme.train.config import make_config, parse_set, read_config_file
+    from lolameme.configfile import read_config_file
+    from lolameme.train.config import make_config, parse_set
     from lolameme.train.trainer import resolve_resume_config, train
 
     flags = {

@@ -13,13 +13,12 @@ learning-rate schedule runs over the whole run, not per stage.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from lolameme.configfile import parse_overrides
 from lolameme.errors import ConfigError
 from lolameme.tokenizers import TOKENIZER_NAMES
 
@@ -130,23 +129,6 @@ class TrainConfig(_Strict):
         return self.model_dump(mode="json")
 
 
-def read_config_file(path: str | Path) -> dict[str, Any]:
-    """Keys of a YAML or JSON config file (ConfigError if unreadable or not a mapping)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of keys, got {type(data).__name__}")
-    return data
-
-
 def make_config(values: dict[str, Any], *, source: str = "config") -> TrainConfig:
     """Validate ``values`` into a TrainConfig; every problem is one ConfigError naming the keys."""
     try:
@@ -164,22 +146,13 @@ def make_config(values: dict[str, Any], *, source: str = "config") -> TrainConfi
 
 
 def parse_set(assignments: list[str]) -> dict[str, Any]:
-    """``--set key=value`` pairs as a nested dict; values parse as YAML (numbers, booleans, lists).
+    """``--set key=value`` pairs (values parse as YAML; see :mod:`lolameme.configfile`).
 
     ``model.X=V`` goes to ``model_overrides`` so model options need no flag of their own.
     """
-    out: dict[str, Any] = {}
-    for item in assignments:
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected key=value")
-        key, raw = item.split("=", 1)
-        try:
-            value = yaml.safe_load(raw) if raw else ""
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"--set {key}: cannot parse value {raw!r}: {exc}") from exc
-        key = key.strip()
-        if key.startswith("model."):
-            out.setdefault("model_overrides", {})[key[len("model.") :]] = value
-        else:
-            out[key] = value
-    return out
+    prefix = "model."
+    values = parse_overrides([item for item in assignments if not item.startswith(prefix)])
+    model_items = [item[len(prefix):] for item in assignments if item.startswith(prefix)]
+    if model_items:
+        values["model_overrides"] = {**values.get("model_overrides", {}), **parse_overrides(model_items)}
+    return values
