@@ -34,13 +34,14 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import platform
 import resource
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+from lolameme.machine import cpu_model
 
 RESULTS = Path(__file__).resolve().parent / "results" / "learning.md"
 DEFAULT_RUNS = Path("/tmp/lolameme-runs/learning")
@@ -93,17 +94,8 @@ def slice_scores(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, fl
 
 
 # -- the machine -------------------------------------------------------------------------
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def load_average() -> list[float]:
+    """Load averages as numbers (stored in each cell's JSON result, unlike lolameme.machine's text)."""
     try:
         return [round(v, 2) for v in os.getloadavg()]
     except OSError:
