@@ -217,10 +217,6 @@ def read_manifest(directory: str | os.PathLike) -> dict[str, Any]:
     return manifest
 
 
-def split_names(directory: str | os.PathLike) -> list[str]:
-    return list(read_manifest(directory)["splits"])
-
-
 def load_split(directory: str | os.PathLike, split: str, *, verify: bool = False,
                columns: Iterable[str] | None = None) -> pa.Table:
     """One split as a pyarrow Table (``input``, ``label`` and annotation columns).

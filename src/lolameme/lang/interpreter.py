@@ -14,7 +14,7 @@ import operator
 from collections.abc import Mapping
 
 from lolameme.errors import ConfigError, EvalError, LolamemeError
-from lolameme.lang.ast import BinOp, Expr, Num, Program, Var
+from lolameme.lang.ast import Expr, Num, Program, Var
 from lolameme.lang.latent import LatentPlan, LatentRules, plan_for
 from lolameme.lang.names import canonical, canonical_cache, to_snake
 from lolameme.lang.parser import parse
