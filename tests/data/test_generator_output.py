@@ -171,21 +171,21 @@ def test_duplicate_classification_and_seen_set():
 
 
 def test_generation_checks_itself_against_the_interpreter(tmp_path, monkeypatch):
-    from lolameme.data.generator import programs
     from lolameme.data.generator.verify import LabelMismatch
+    from lolameme.lang import columnar
 
     small = {"dataset_size": 300, "test_dataset_size": 50, "global_variables_num_appearance": 1}
     manifest = generate_dataset("base", tmp_path / "all", overrides={**small, "verify": "all"})
     checked = manifest["labels"]["records_checked"]
     assert all(checked[name] >= entry["rows"] for name, entry in manifest["splits"].items())
 
-    real = programs._apply
+    real = columnar._apply
 
-    def off_by_one(*args):  # a bug in the fast path: every operator result one too big
+    def off_by_one(*args):  # a bug in the columnar path: every operator result one too big
         result, *rest = real(*args)
         return (result + 1, *rest)
 
-    monkeypatch.setattr(programs, "_apply", off_by_one)
+    monkeypatch.setattr(columnar, "_apply", off_by_one)
     with pytest.raises(LabelMismatch, match="disagrees with lolameme.lang"):
         generate_dataset("base", tmp_path / "bug", overrides=small)  # verify: sample is enough
     assert not (tmp_path / "bug" / "manifest.json").exists()

@@ -65,11 +65,6 @@ class Vocabulary:
         """``{canonical name: value}``: the table the interpreter reads globals from."""
         return dict(zip(self.global_names, self.global_values))
 
-    def latent_types(self, boundary_a: int, boundary_b: int) -> np.ndarray:
-        """Per name: 0 (type A), 1 (B) or 2 (C), from the first letter's alphabet index."""
-        index = np.array([ord(name[0]) - ord("a") for name in self.names], dtype=np.int64)
-        return np.where(index < boundary_a, 0, np.where(index < boundary_b, 1, 2)).astype(np.int8)
-
 
 def first_letter_distribution(config: GeneratorConfig) -> np.ndarray:
     """P(first letter = a..z) from the latent boundaries and type probabilities."""
