@@ -3,14 +3,18 @@
 A claim (see :class:`~lolameme.experiments.spec.Claim`) is checked on a table
 column or on a figure averaged over its x values. The verdict is yes, no or
 undecided: *undecided* whenever a compared model has no finished cell, so a
-partial experiment never yields an invented answer, and *no signal* when
-every compared model scores at or below always giving the majority answer
-(a comparison of models that learned nothing is noise). A "yes" whose margin is
-within one standard deviation over seeds is flagged as weak.
+partial experiment never yields an invented answer, and *no signal* when no
+compared model beats always giving the majority answer by more than sampling
+noise (a comparison of models that learned nothing is noise). Sampling noise
+is two binomial standard errors of the majority rate over every test row the
+model was scored on (all seeds), e.g. +0.011 for a rate of 0.044 on 3 x 500 rows.
+A "yes" or "no" whose margin is within one standard deviation over seeds is
+flagged as "within noise".
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from lolameme.experiments.results import Aggregate, aggregate, mean_std
@@ -25,23 +29,43 @@ class Scores:
     paper: dict[str, float]
     higher_is_better: bool
     baseline: float | None = None  # majority-answer exact match of the split(s), for exact-match targets
+    noise: float = 0.0  # sampling noise of exact match around the baseline (see floor_noise)
+
+    @property
+    def floor(self) -> float | None:
+        """Exact match a model must exceed to count as having learned something."""
+        return None if self.baseline is None else self.baseline + self.noise
 
 
 @dataclass(frozen=True)
 class Verdict:
     holds: bool | None  # None: some compared model has no result, or all sit at the floor
-    weak: bool  # holds, but by less than one standard deviation
+    weak: bool  # holds (or fails) by less than one standard deviation over seeds
     detail: str  # the numbers behind it
     paper_holds: bool | None  # the same check on the paper's numbers, where the table gives them
-    floor: bool = False  # every compared model at or below always answering the majority answer
+    floor: bool = False  # no compared model beats always answering the majority answer by more than noise
 
     @property
     def word(self) -> str:
         if self.floor:
-            return "no signal (all at or below the majority answer)"
+            return "no signal (all within noise of the majority answer)"
         if self.holds is None:
             return "undecided (missing cells)"
-        return ("yes (within noise)" if self.weak else "yes") if self.holds else "no"
+        return ("yes" if self.holds else "no") + (" (within noise)" if self.weak else "")
+
+
+def floor_noise(baseline: float | None, rows_scored: int) -> float:
+    """Two binomial standard errors of an exact-match rate near ``baseline`` measured on ``rows_scored`` rows."""
+    if baseline is None or rows_scored <= 0:
+        return 0.0
+    p = min(max(baseline, 1.0 / rows_scored), 1.0 - 1.0 / rows_scored)
+    return 2.0 * math.sqrt(p * (1.0 - p) / rows_scored)
+
+
+def rows_scored(rows: list[dict], datasets: list[str], split: str, model: str) -> int:
+    """Test rows ``model`` was scored on over ``datasets`` and every seed (for :func:`floor_noise`)."""
+    return sum(int(r.get("n") or 0) for r in rows
+               if r["dataset"] in datasets and r["split"] == split and r["model"] == model)
 
 
 def paper_mean(value: float | tuple[float, float] | list[float]) -> float:
@@ -54,8 +78,9 @@ def target_scores(spec: ExperimentSpec, mapping: dict[str, str], rows: list[dict
     if column is not None:
         agg = aggregate(rows, "exact_match")
         ours = {m: agg.get((column.dataset, mapping[m], column.split)) for m in spec.models}
-        return Scores(ours, {m: paper_mean(v) for m, v in column.paper.items()}, True,
-                      majority_baseline(rows, column.dataset, column.split))
+        baseline = majority_baseline(rows, column.dataset, column.split)
+        return Scores(ours, {m: paper_mean(v) for m, v in column.paper.items()}, True, baseline,
+                      _noise(rows, [column.dataset], column.split, spec, mapping, baseline))
     figure = next(f for f in spec.figures if f.id == on)
     agg = aggregate(rows, figure.metric)
     datasets = [d.id for d in spec.datasets]
@@ -77,7 +102,16 @@ def target_scores(spec: ExperimentSpec, mapping: dict[str, str], rows: list[dict
     baselines = [majority_baseline(rows, d, figure.split) for d in common]
     baseline = sum(baselines) / len(baselines) if figure.metric == "exact_match" and common and None not in baselines \
         else None
-    return Scores(ours, {}, figure.metric != "token_loss", baseline)
+    return Scores(ours, {}, figure.metric != "token_loss", baseline,
+                  _noise(rows, common, figure.split, spec, mapping, baseline))
+
+
+def _noise(rows: list[dict], datasets: list[str], split: str, spec: ExperimentSpec, mapping: dict[str, str],
+           baseline: float | None) -> float:
+    """Sampling noise for the model scored on the fewest rows (the widest band, to be safe)."""
+    counts = [rows_scored(rows, datasets, split, p) for p in {mapping[m] for m in spec.models}]
+    counts = [c for c in counts if c > 0]
+    return floor_noise(baseline, min(counts)) if counts else 0.0
 
 
 def majority_baseline(rows: list[dict], dataset: str, split: str) -> float | None:
@@ -121,12 +155,12 @@ def check(claim: Claim, scores: Scores, mapping: dict[str, str]) -> Verdict:
         holds = None  # both paper models are one trained model at this scale: nothing to compare
     detail = "; ".join(f"{m} {ours[m]:.4f}" if m in ours else f"{m} missing" for m in [claim.model, *others])
     compared = [claim.model, *others]
-    floor = scores.baseline is not None and all(m in ours for m in compared) \
-        and all(ours[m] <= scores.baseline for m in compared)
+    floor = scores.floor is not None and all(m in ours for m in compared) \
+        and all(ours[m] <= scores.floor for m in compared)
     if floor:
-        detail += f" (majority answer {scores.baseline:.4f})"
+        detail += f" (majority answer {scores.baseline:.4f}, noise +{scores.noise:.4f})"
     weak = False
-    if holds:
+    if holds is not None:  # the closest rival decides how safe the reading is
         nearest = min(others, key=lambda o: abs(ours[claim.model] - ours[o]))
         margin = abs(ours[claim.model] - ours[nearest])
         spreads = [s for s in (scores.ours[claim.model].std, scores.ours[nearest].std) if s is not None]

@@ -15,7 +15,7 @@ from typing import Any
 
 from lolameme.errors import LolamemeError
 from lolameme.experiments.backend import dataset_overrides
-from lolameme.experiments.claims import check, majority_baseline, paper_mean, target_scores
+from lolameme.experiments.claims import Scores, check, majority_baseline, paper_mean, target_scores
 from lolameme.experiments.models import describe_mapping, model_mapping
 from lolameme.experiments.results import Aggregate, aggregate, slice_means
 from lolameme.experiments.spec import Column, ExperimentSpec, Figure
@@ -79,6 +79,28 @@ def _setup(spec: ExperimentSpec, scale: str, mapping: dict[str, str], rows: list
     return lines
 
 
+def _signal(spec: ExperimentSpec, mapping: dict[str, str], rows: list[dict]) -> list[str]:
+    """Did any model learn? Per table column and exact-match figure: who beats majority + sampling noise."""
+    targets = [c.title for c in spec.table.columns] if spec.table else []
+    targets += [f.id for f in spec.figures if f.metric == "exact_match"]
+    names = _preset_names(spec.models, mapping)
+    parts, any_signal = [], False
+    for target in targets:
+        scores = target_scores(spec, mapping, rows, target)
+        if scores.floor is None or not any(a is not None for a in scores.ours.values()):
+            continue
+        above = {mapping[m]: a.mean for m, a in scores.ours.items() if a is not None and a.mean > scores.floor}
+        any_signal |= bool(above)
+        who = ", ".join(f"{names[p]} {v:.4f}" for p, v in sorted(above.items(), key=lambda kv: -kv[1])) or "none"
+        parts.append(f"{target}: {who} (majority answer {scores.baseline:.4f} + noise {scores.noise:.4f})")
+    if not parts:
+        return []
+    head = ("**Signal** (models above the majority answer by more than sampling noise): " if any_signal else
+            "**No signal at this scale:** no model beats always giving the majority answer by more than sampling "
+            "noise, so the comparisons below compare noise. Per target: ")
+    return [head + "; ".join(parts) + ".", ""]
+
+
 def _tasks(spec: ExperimentSpec, scale: str) -> set[str]:
     """Tasks of the spec's datasets; every task of the scale when the data presets cannot be read."""
     try:
@@ -98,15 +120,15 @@ def _table(spec: ExperimentSpec, mapping: dict[str, str], rows: list[dict], seed
         for c in table.columns:
             cells += [fmt_agg(agg.get((c.dataset, mapping[m], c.split)), seeds), fmt_paper(c.paper.get(m))]
         lines.append("| " + " | ".join(cells) + " |")
-    base = ["majority answer", "–"]
+    base = ["majority answer (+ sampling noise)", "–"]
+    scores = {c.title: target_scores(spec, mapping, rows, c.title) for c in table.columns}
     for c in table.columns:
-        value = majority_baseline(rows, c.dataset, c.split)
-        base += ["missing" if value is None else f"{value:.4f}", "–"]
+        value = scores[c.title].baseline
+        base += ["missing" if value is None else f"{value:.4f} (+{scores[c.title].noise:.4f})", "–"]
     lines.append("| " + " | ".join(base) + " |")
     shared = _shared_note(spec.models, mapping)
     lines += ["", *( [shared, ""] if shared else [] )]
-    lines += [f"- {_column_reading(spec, c, mapping, agg, majority_baseline(rows, c.dataset, c.split))}"
-              for c in table.columns]
+    lines += [f"- {_column_reading(spec, c, mapping, agg, scores[c.title])}" for c in table.columns]
     return lines + [""]
 
 
@@ -119,7 +141,7 @@ def _shared_note(models: list[str], mapping: dict[str, str]) -> str:
 
 
 def _column_reading(spec: ExperimentSpec, column: Column, mapping: dict[str, str], agg: dict,
-                    baseline: float | None) -> str:
+                    scores: Scores) -> str:
     """One line: our best and worst model on the column, beside the paper's."""
     names = _preset_names(spec.models, mapping)
     ours = {p: agg[(column.dataset, p, column.split)].mean for p in names if (column.dataset, p, column.split) in agg}
@@ -132,8 +154,9 @@ def _column_reading(spec: ExperimentSpec, column: Column, mapping: dict[str, str
     else:
         best, worst = max(ours, key=ours.get), min(ours, key=ours.get)
         text += f"ours best {names[best]} ({ours[best]:.4f}), worst {names[worst]} ({ours[worst]:.4f})"
-    if ours and baseline is not None and max(ours.values()) <= baseline:
-        text += f" (every model at or below the majority answer, {baseline:.4f}: no signal)"
+    if ours and scores.floor is not None and max(ours.values()) <= scores.floor:
+        text += (f" (every model within sampling noise of the majority answer, {scores.baseline:.4f} "
+                 f"+ {scores.noise:.4f}: no signal)")
     if column.paper:
         paper = {m: paper_mean(v) for m, v in column.paper.items()}
         pb, pw = max(paper, key=paper.get), min(paper, key=paper.get)
@@ -300,6 +323,7 @@ def write_report(spec: ExperimentSpec, scale: str, rows: list[dict[str, Any]], o
     rows = [r for r in rows if r["dataset"] in {d.id for d in spec.datasets_at(scale)}]
     lines = [_heading(spec, scale), ""]
     lines += _setup(spec, scale, mapping, rows, expected_cells, seeds)
+    lines += _signal(spec, mapping, rows)
     if spec.table:
         lines += _table(spec, mapping, rows, seeds)
     for figure in spec.figures:
