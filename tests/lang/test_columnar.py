@@ -46,7 +46,7 @@ def batches(draw):
 def test_columnar_run_matches_trace(batch):
     programs, table, latent = batch
     names = Names.build(names_of(programs), table, latent)
-    run = run_columns(to_columns(programs, names), names, latent)
+    run = run_columns(to_columns(programs, names), names)
     too_large = run.failed["too_large"]
     for n, program in enumerate(programs):
         expected = _scalar(program, table, latent)
@@ -67,7 +67,7 @@ def test_columnar_run_matches_trace(batch):
 def _run(texts, table=None, latent=None):
     programs = [parse(t) for t in texts]
     names = Names.build(names_of(programs), table, latent)
-    return run_columns(to_columns(programs, names), names, latent)
+    return run_columns(to_columns(programs, names), names)
 
 
 def test_hand_examples_with_latent_rules_and_failures():

@@ -21,8 +21,9 @@ slot-major so each ``[s, i]`` slice is one contiguous row vector:
 * ``op`` (S, T, N): operator index into :data:`OPS` (OP slots)
 * ``printed`` (N,): variable id of the printed name
 
-Variable ids index a :class:`Names` table (canonical names, latent types and
-the global table's values).
+Variable ids index a :class:`Names` table: canonical names, the global table's
+values and the latent rules with each name's type, so one object carries
+everything a run reads besides the programs.
 
 One difference from the scalar path: values live in int64. A row whose value
 would reach ``2**62`` in magnitude is flagged ``too_large`` instead of computed
@@ -53,12 +54,13 @@ FAILURES = ("undefined", "modulo_by_zero", "too_large")
 
 @dataclass(frozen=True)
 class Names:
-    """The variable-id space of a batch: id -> canonical name, latent type, global value."""
+    """The variable-id space of a batch: id -> canonical name, global value, latent type."""
 
     names: tuple[str, ...]
-    latent_type: np.ndarray   # (V,) int8: 0 = A, 1 = B, 2 = C (all 0 without latent rules)
     is_global: np.ndarray     # (V,) bool: the global table has a value for the name
     global_value: np.ndarray  # (V,) int64: that value (0 where none)
+    latent: LatentRules | None
+    latent_type: np.ndarray   # (V,) int8: 0 = A, 1 = B, 2 = C under ``latent`` (all 0 without rules)
 
     @classmethod
     def build(cls, names: Sequence[str], globals: Mapping[str, int] | None = None,
@@ -78,7 +80,7 @@ class Names:
             values[i], is_global[i] = value, True
         types = np.array([_TYPE_CODE[latent.type_of(name)] for name in names] if latent else
                          np.zeros(len(names)), dtype=np.int8)
-        return cls(names, types, is_global, values)
+        return cls(names, is_global, values, latent, types)
 
     @property
     def ids(self) -> dict[str, int]:
@@ -128,10 +130,10 @@ class ColumnarRun:
         return ~bad
 
 
-def run_columns(columns: Columns, names: Names, latent: LatentRules | None = None) -> ColumnarRun:
-    """Run every program of ``columns``; the columnar twin of :func:`lolameme.lang.trace`."""
+def run_columns(columns: Columns, names: Names) -> ColumnarRun:
+    """Run every program of ``columns`` under ``names`` (globals, latent rules); the columnar twin of ``trace``."""
     check_columns(columns, names)
-    plan = plan_for(latent)
+    plan = plan_for(names.latent)
     target, kind, ref, op = columns.target, columns.kind, columns.ref, columns.op
     S, T, N = kind.shape
     rows = np.arange(N)

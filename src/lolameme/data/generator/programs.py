@@ -28,7 +28,7 @@ import numpy as np
 
 from lolameme.data.generator.config import GeneratorConfig
 from lolameme.data.generator.names import Vocabulary
-from lolameme.lang import LatentRules, columnar
+from lolameme.lang import columnar
 from lolameme.lang.columnar import CONST, OP, UNUSED, ColumnarRun, Columns, Names, run_columns
 
 # node kinds: the interpreter's, with NAME split into a local and a global read (the generator's annotations)
@@ -70,8 +70,7 @@ class Spec:
     p_global_assign: float
     global_values: np.ndarray   # (G,) int64
     name_has_capital: np.ndarray  # (L+G,) bool: camel and snake spellings differ
-    names: Names                # the interpreter's id table: id = unified variable id
-    latent: LatentRules
+    names: Names                # the interpreter's id table (globals, latent rules): id = unified variable id
 
     @property
     def n_nodes(self) -> int:
@@ -89,7 +88,6 @@ class Spec:
             global_values=np.array(vocab.global_values, dtype=np.int64),
             name_has_capital=np.array([not name.islower() for name in vocab.names], dtype=bool),
             names=Names.build(vocab.names, vocab.globals_table(), config.latent_rules),
-            latent=config.latent_rules,
         )
 
 
@@ -293,7 +291,7 @@ class _Drawing:
     def run(self, printed: np.ndarray) -> ColumnarRun:
         """Label the chunk with the interpreter (one read kind, NAME, for locals and globals alike)."""
         kind = np.where(self.kind == GLOBAL, LOCAL, self.kind).astype(np.int8)
-        return run_columns(Columns(self.target, kind, self.ref, self.op, printed), self.spec.names, self.spec.latent)
+        return run_columns(Columns(self.target, kind, self.ref, self.op, printed), self.spec.names)
 
 
 def _draw_styles(spec: Spec, rule: SplitRule, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
