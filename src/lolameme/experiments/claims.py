@@ -160,7 +160,7 @@ def check(claim: Claim, scores: Scores, mapping: dict[str, str]) -> Verdict:
     if floor:
         detail += f" (majority answer {scores.baseline:.4f}, noise +{scores.noise:.4f})"
     weak = False
-    if holds is not None:  # the closest rival decides how safe the reading is
+    if holds is not None and not floor:  # the closest rival decides how safe the reading is
         nearest = min(others, key=lambda o: abs(ours[claim.model] - ours[o]))
         margin = abs(ours[claim.model] - ours[nearest])
         spreads = [s for s in (scores.ours[claim.model].std, scores.ours[nearest].std) if s is not None]

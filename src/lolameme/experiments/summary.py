@@ -25,7 +25,10 @@ def write_summary(reports_root: Path) -> Path:
     reports_root = Path(reports_root)
     lines = ["# Experiment reports", "",
              "Each experiment of the paper at each scale we ran, with its headline findings: does the paper's "
-             "finding hold at our scale? *undecided* means some compared cells have no result yet. "
+             "finding hold at our scale? *undecided* means some compared cells have no result yet; *no signal* "
+             "that no compared model beats always giving the majority answer by more than sampling noise (two "
+             "binomial standard errors over all its test rows), so the comparison would be between noise; "
+             "*(within noise)* that the margin is within one standard deviation over seeds. "
              "Numbers are mean exact match over the seeds finished (figures: averaged over the x values every "
              "model has).", ""]
     specs = {path.stem: path for path in list_specs()}
@@ -35,8 +38,10 @@ def write_summary(reports_root: Path) -> Path:
         tables = sorted(folder.glob(f"*{RESULTS_SUFFIX}")) if folder.is_dir() else []
         if not tables:
             continue
-        lines += [f"## Scale `{scale}`", "", "| experiment | paper | cells | finding | holds here | our numbers |",
-                  "|---|---|---|---|---|---|"]
+        lines += [f"## Scale `{scale}`", ""]
+        tally_at = len(lines)
+        tally: dict[str, int] = {}
+        lines += ["| experiment | paper | cells | finding | holds here | our numbers |", "|---|---|---|---|---|---|"]
         for table_path in tables:
             name = table_path.name.removesuffix(RESULTS_SUFFIX)
             link = f"[{name}]({scale}/{name}.md)"
@@ -55,10 +60,15 @@ def write_summary(reports_root: Path) -> Path:
                 verdict = check(claim, target_scores(spec, mapping, rows, claim.target), mapping)
                 lines.append(f"| {link}{shrunk} | {spec.paper} | {done}/{expected} | {claim.text} | "
                              f"**{verdict.word}** | {verdict.detail} |")
+                key = "no signal" if verdict.floor else "undecided" if verdict.holds is None else verdict.word
+                tally[key] = tally.get(key, 0) + 1
                 any_rows = True
             if not spec.claims:
                 lines.append(f"| {link}{shrunk} | {spec.paper} | {done}/{expected} | (no claim in spec) | – | – |")
         lines.append("")
+        if tally:
+            counts = ", ".join(f"{n} {word}" for word, n in sorted(tally.items(), key=lambda kv: -kv[1]))
+            lines[tally_at:tally_at] = [f"Findings checked at this scale: {sum(tally.values())} ({counts}).", ""]
     if not any_rows:
         lines += ["No experiment has results yet.", ""]
     path = reports_root / "README.md"
