@@ -29,6 +29,18 @@ class DatasetError(LolamemeError):
     """A dataset directory is missing, incomplete, corrupt or of the wrong kind."""
 
 
+class TooFewProgramsError(DatasetError):
+    """A generator config allows fewer distinct programs than the size asked for.
+
+    ``found`` is how many distinct programs the split had when generation gave up,
+    so a caller that can live with fewer (a curriculum stage) can ask again for less.
+    """
+
+    def __init__(self, message: str, found: int):
+        super().__init__(message)
+        self.found = found
+
+
 class ModelError(LolamemeError):
     """A model specification is invalid or a model is called with bad input."""
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from lolameme.data.api import generate_dataset
 from lolameme.data.io import load_split, read_manifest
-from lolameme.errors import ConfigError
+from lolameme.errors import ConfigError, DatasetError
 from lolameme.tokenizers import get_tokenizer
 from lolameme.train import trainer as trainer_module
 from lolameme.train.config import make_config
@@ -51,6 +51,17 @@ def test_stage_corpus_is_the_runs_task_with_the_stage_changes(base_data) -> None
     # the same vocabulary as the run's corpus: every assigned name is one of the run's local names
     names = {s.split(" = ")[0] for p in load_split(base_data, "train").column("input").to_pylist() for s in p.split(";")[:-1]}
     assert {p.split(" = ")[0] for p in programs} <= names
+
+
+def test_a_stage_with_fewer_distinct_programs_than_rows_trains_on_nearly_all_of_them(base_data) -> None:
+    # one statement, values 1..5, no globals: about a thousand distinct programs, far fewer than asked
+    stage = curriculum_dataset(base_data, {"statement_count": 1, "max_int_value": 5}, 20000)
+    programs = load_split(stage, "train").column("input").to_pylist()
+    assert 100 <= len(programs) < 20000 and len(set(programs)) == len(programs)
+    assert read_manifest(stage)["config"]["dataset_size"] == len(programs)
+    # a handful of distinct programs (bare literal 1 only) is not a usable stage: a clear error
+    with pytest.raises(DatasetError, match="give the stage fewer 'rows'"):
+        curriculum_dataset(base_data, {"statement_count": 1, "max_int_value": 1, "expression_max_depth": 1}, 5000)
 
 
 def test_stage_task_may_not_change_seed_or_size(base_data) -> None:

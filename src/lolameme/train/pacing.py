@@ -32,13 +32,17 @@ from typing import Any
 
 import numpy as np
 
-from lolameme.errors import ConfigError, DatasetError
+from lolameme.errors import ConfigError, DatasetError, TooFewProgramsError
 
 CURRICULUM_DIR = ".curriculum"
 #: Generator keys where a larger value is a harder task; a stage's value is capped at the run's.
 NEVER_ABOVE_THE_TASK = ("statement_count", "expression_max_depth", "max_int_value", "max_var_length")
 #: Test rows of a curriculum corpus: none (only its train split is used).
 _TEST_ROWS = 0
+#: A stage whose task allows fewer distinct programs than its 'rows' asks again for this share of those
+#: found (the margin lets a differently chunked draw find them again), if that leaves at least MIN_STAGE_ROWS.
+SHORT_STAGE_MARGIN = 0.9
+MIN_STAGE_ROWS = 100
 
 
 def curriculum_key(manifest: dict[str, Any], task: dict[str, Any], rows: int) -> str:
@@ -76,15 +80,26 @@ def curriculum_dataset(data_dir: Path, task: dict[str, Any], rows: int, *, progr
     if (out / "manifest.json").is_file():
         return out
     module = task_module(manifest["task"])
-    config = module.load_config({}, stage_config(manifest, task, rows))
     tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        module.generate(config, tmp, overwrite=True, progress=progress)
-    except DatasetError as exc:
+    wanted = rows
+    while True:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise DatasetError(f"curriculum stage task {task} on {data_dir}: cannot generate {rows} programs "
-                           f"({exc}); give the stage fewer 'rows'") from None
+        try:
+            module.generate(module.load_config({}, stage_config(manifest, task, rows)), tmp, overwrite=True,
+                            progress=progress)
+            break
+        except TooFewProgramsError as exc:
+            # An easy stage may have fewer distinct programs than 'rows' (1 statement, no globals, values
+            # 1..20: about 16k): train on (nearly) all of them instead of failing the run.
+            shutil.rmtree(tmp, ignore_errors=True)
+            if exc.found * SHORT_STAGE_MARGIN < MIN_STAGE_ROWS or exc.found >= rows:
+                raise DatasetError(f"curriculum stage task {task} on {data_dir}: cannot generate {wanted} programs "
+                                   f"({exc}); give the stage fewer 'rows'") from None
+            rows = int(exc.found * SHORT_STAGE_MARGIN)
+        except DatasetError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise DatasetError(f"curriculum stage task {task} on {data_dir}: cannot generate {rows} programs "
+                               f"({exc}); give the stage fewer 'rows'") from None
     try:
         os.replace(tmp, out)
     except OSError:  # another process finished the same corpus first: keep theirs

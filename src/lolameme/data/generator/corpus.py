@@ -25,7 +25,7 @@ from lolameme.data.generator.names import build_vocabulary
 from lolameme.data.generator.splits import SplitPlan, plan_splits
 from lolameme.data.generator.workers import ChunkRunner
 from lolameme.data.io import DatasetWriter, Format
-from lolameme.errors import DatasetError
+from lolameme.errors import TooFewProgramsError
 from lolameme.progress import Progress
 
 ROW_GROUP_ROWS = 65536      # records buffered per write (one Parquet row group)
@@ -150,11 +150,12 @@ def _write_split(plan: SplitPlan, runner: ChunkRunner, writer: DatasetWriter, se
             flush()
         futile = futile + 1 if len(keep) == 0 else 0
         if futile >= MAX_FUTILE_CHUNKS:
-            raise DatasetError(
+            raise TooFewProgramsError(
                 f"split {plan.name!r}: the last {MAX_FUTILE_CHUNKS} chunks of {plan.chunk_rows} programs added no new "
                 f"program ({accepted} of {plan.size} found; rejected so far: {stats.rejected}, duplicates: "
                 f"{stats.duplicates_within + stats.duplicates_across}); the config allows too few distinct "
-                "programs for this size: allow more statements, variables or values, or ask for fewer rows")
+                "programs for this size: allow more statements, variables or values, or ask for fewer rows",
+                found=accepted)
     flush()
     return stats, seen_here
 
