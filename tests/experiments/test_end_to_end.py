@@ -43,7 +43,7 @@ def test_micro_memorization_runs_end_to_end_and_resumes(tmp_path: Path):
     again = runner.invoke(app, ["experiment", "run", *args, "--no-report"])
     assert again.exit_code == 0 and "0 cell(s) finished, 4 skipped" in again.output
     status = runner.invoke(app, ["experiment", "status", *args])
-    assert "4 done, 0 running, 0 interrupted, 0 pending of 4 cells" in status.output
+    assert "4 done, 0 stale, 0 running, 0 interrupted, 0 pending of 4 cells" in status.output
 
 
 def test_bad_spec_is_a_clean_cli_error(tmp_path: Path):

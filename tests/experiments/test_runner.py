@@ -155,3 +155,42 @@ def test_select_shard_partitions(n_cells, n_shards):
 def test_bad_shard_is_a_config_error(text):
     with pytest.raises(ConfigError, match="i/n"):
         parse_shard(text)
+
+
+def _with_micro_train(**train):
+    spec = load_spec(SPEC)
+    micro = spec.scales["micro"]
+    return spec.model_copy(update={"scales": {**spec.scales, "micro": micro.model_copy(
+        update={"train": {**micro.train, **train}})}})
+
+
+def test_cells_run_under_other_settings_are_stale_and_redone(work):
+    run(work)
+    edited = _with_micro_train(steps=3)
+    cells = all_cells()
+    from lolameme.experiments.runner import keyed_work_dir
+
+    wd = keyed_work_dir(edited, "micro", work, cells)
+    assert {wd.state(c) for c in cells} == {"stale"}
+    assert wd.results() == []  # a report never shows numbers made under other settings
+    again = run_experiment(edited, "micro", seeds=2, work=work, log=lambda _: None, cell_fn=fake_cell)
+    assert len(again.finished) == 12 and len(calls(work)) == 24
+    assert {wd.state(c) for c in cells} == {"done"} and len(wd.results()) == 12
+    # unchanged settings: nothing to redo; the original spec's cells are now the stale ones
+    assert run_experiment(edited, "micro", seeds=2, work=work, log=lambda _: None, cell_fn=fake_cell).finished == []
+    assert {keyed_work_dir(load_spec(SPEC), "micro", work, cells).state(c) for c in cells} == {"stale"}
+
+
+def test_a_dataset_made_from_other_settings_is_regenerated(tmp_path):
+    from lolameme.data.io import read_manifest
+    from lolameme.experiments.backend import prepare_dataset
+
+    spec = load_spec("memorization")
+    scale = spec.scale("micro")
+    dataset = spec.datasets[0]
+    out = tmp_path / "datasets" / dataset.id
+    assert prepare_dataset(dataset, scale, out) is True
+    assert prepare_dataset(dataset, scale, out) is False  # same settings: kept
+    changed = dataset.model_copy(update={"overrides": {**dataset.overrides, "global_var_count": 150}})
+    assert prepare_dataset(changed, scale, out) is True
+    assert read_manifest(out)["config"]["global_var_count"] == 150

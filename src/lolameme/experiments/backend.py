@@ -8,6 +8,8 @@ process; :func:`run_cell` returns the dict that becomes the cell's
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -26,20 +28,56 @@ def dataset_overrides(dataset: DatasetSpec, scale: Scale) -> tuple[str, dict[str
     return task, {**scale.data.get(task, {}), **dataset.overrides}
 
 
-def prepare_dataset(dataset: DatasetSpec, scale: Scale, out: Path, *, workers: int = 1, progress: bool = False) -> Path:
-    """Generate ``dataset`` at ``scale`` into ``out`` unless a complete copy (its manifest) is there.
+#: Beside WORK/datasets/<id>/: the preset and overrides the dataset was generated from.
+DATASET_SETTINGS_SUFFIX = ".settings.json"
 
+
+def dataset_settings(dataset: DatasetSpec, scale: Scale) -> dict[str, Any]:
+    """What a dataset's content depends on: its preset and the overrides applied to it."""
+    _, overrides = dataset_overrides(dataset, scale)
+    return {"preset": dataset.preset, "overrides": overrides}
+
+
+def prepare_dataset(dataset: DatasetSpec, scale: Scale, out: Path, *, workers: int = 1, progress: bool = False) -> bool:
+    """Generate ``dataset`` at ``scale`` into ``out`` unless a complete copy made from the same settings is there.
+
+    Returns whether it generated. A copy made from other settings (the spec was
+    edited) is replaced; the cells trained on it are stale too, because their
+    settings key includes the dataset's settings (:func:`settings_key`). A copy
+    without a settings file (made before these files existed) is kept.
     The dataset's random seed is the preset's (or an override's), never a
     cell's seed: every model and seed of an experiment sees the same corpus.
     """
     from lolameme.data import generate_dataset
 
+    settings = dataset_settings(dataset, scale)
+    recorded = out.with_name(out.name + DATASET_SETTINGS_SUFFIX)
     if (out / "manifest.json").is_file():
-        return out
-    _, overrides = dataset_overrides(dataset, scale)
+        if not recorded.is_file() or json.loads(recorded.read_text(encoding="utf-8")) == settings:
+            return False
     out.parent.mkdir(parents=True, exist_ok=True)
-    generate_dataset(dataset.preset, out, overrides=overrides, workers=workers, overwrite=True, progress=progress)
-    return out
+    generate_dataset(dataset.preset, out, overrides=settings["overrides"], workers=workers, overwrite=True,
+                     progress=progress)
+    tmp = recorded.with_name(f".{recorded.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(settings, sort_keys=True, default=str), encoding="utf-8")
+    os.replace(tmp, recorded)
+    return True
+
+
+def settings_key(spec: ExperimentSpec, scale_name: str, cell) -> str:
+    """A short hash of everything a cell's result depends on, so a spec edit marks its cells stale.
+
+    Dataset settings, model, seed, tokenizer, training keys (recipe, then the
+    scale's), evaluated splits and row limit; not threads, devices or batch size
+    of evaluation, which change how fast a cell runs, not what it computes.
+    """
+    scale = spec.scale(scale_name)
+    dataset = spec.dataset(cell.dataset)
+    task, _ = dataset_overrides(dataset, scale)
+    parts = {"dataset": dataset_settings(dataset, scale), "model": cell.model, "seed": cell.seed,
+             "tokenizer": scale.tokenizer.get(task), "train": {**recipe_values(scale.recipe), **scale.train},
+             "splits": list(spec.splits_of(cell.dataset)), "eval_limit": scale.eval.limit}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def recipe_values(name: str | None) -> dict[str, Any]:

@@ -87,20 +87,22 @@ def status_command(
     shard: Optional[str] = typer.Option(None, "--shard", help="i/n: show only shard i of n"),
     work: Optional[Path] = WORK_OPT,
 ) -> None:
-    """Show which cells are done, running, interrupted or pending."""
+    """Show which cells are done, stale (the spec changed since), running, interrupted or pending."""
     from collections import Counter
 
     from rich.console import Console
     from rich.table import Table
 
     from lolameme.experiments.cells import enumerate_cells, parse_shard, seed_list, select_shard
+    from lolameme.experiments.runner import keyed_work_dir
     from lolameme.experiments.spec import load_spec
-    from lolameme.experiments.store import WorkDir, read_json
+    from lolameme.experiments.store import STATES, read_json
 
     loaded = load_spec(spec)
     n_seeds = seeds or loaded.scale(scale).seeds
-    wd = WorkDir(_work(loaded.name, scale, work))
-    cells = select_shard(enumerate_cells(loaded, scale, seed_list(n_seeds)), parse_shard(shard))
+    all_cells = enumerate_cells(loaded, scale, seed_list(n_seeds))
+    wd = keyed_work_dir(loaded, scale, _work(loaded.name, scale, work), all_cells)
+    cells = select_shard(all_cells, parse_shard(shard))
     table = Table(title=f"{loaded.name} at {scale}: {wd.root}")
     for column in ("cell", "state", "scores"):
         table.add_column(column)
@@ -115,7 +117,7 @@ def status_command(
         table.add_row(cell.id, state, scores)
     console = Console()
     console.print(table)
-    console.print(", ".join(f"{states[s]} {s}" for s in ("done", "running", "interrupted", "pending")) +
+    console.print(", ".join(f"{states[s]} {s}" for s in STATES) +
                   f" of {len(cells)} cells")
 
 
@@ -141,13 +143,14 @@ def _write_report(spec, scale: str, seeds: Optional[int], work: Path, reports: P
     from lolameme.experiments.cells import enumerate_cells, seed_list
     from lolameme.experiments.report import write_report
     from lolameme.experiments.results import build_table, read_table, write_table
-    from lolameme.experiments.store import WorkDir
+    from lolameme.experiments.runner import keyed_work_dir
     from lolameme.experiments.summary import RESULTS_SUFFIX, write_summary
 
     out_dir = reports / scale
     out_dir.mkdir(parents=True, exist_ok=True)
     copy = out_dir / f"{spec.name}{RESULTS_SUFFIX}"
-    wd = WorkDir(work)
+    # results of stale cells (made before the spec changed) stay out of the report
+    wd = keyed_work_dir(spec, scale, work, enumerate_cells(spec, scale, seed_list(seeds or spec.scale(scale).seeds)))
     if (wd.root / "cells").is_dir():
         write_table(build_table(wd.results()), wd.results_table())
         shutil.copyfile(wd.results_table(), copy)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lolameme.errors import ExperimentError, LolamemeError
-from lolameme.experiments.backend import CellJob, check_training, execute_cell, make_job, prepare_dataset
+from lolameme.experiments.backend import CellJob, check_training, execute_cell, make_job, prepare_dataset, settings_key
 from lolameme.experiments.cells import Cell, enumerate_cells, seed_list, select_shard
 from lolameme.experiments.models import describe_mapping, model_mapping
 from lolameme.experiments.results import build_table, write_table
@@ -39,6 +39,11 @@ class RunSummary:
     finished: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # cell id -> error message
     work: Path | None = None
+
+
+def keyed_work_dir(spec: ExperimentSpec, scale: str, root: Path, cells: list[Cell]) -> WorkDir:
+    """The work directory, told each cell's settings key so that it can tell done cells from stale ones."""
+    return WorkDir(Path(root), keys={c.id: settings_key(spec, scale, c) for c in cells})
 
 
 def cpu_cores() -> int:
@@ -73,22 +78,24 @@ def run_experiment(spec: ExperimentSpec, scale: str, *, seeds: int | None = None
     if cell_fn is execute_cell:
         check_training(spec, scale)
     n_seeds = seeds or scale_cfg.seeds
-    wd = WorkDir(Path(work) if work is not None else default_work_dir(spec.name, scale))
-    cells = select_shard(enumerate_cells(spec, scale, seed_list(n_seeds)), shard)
+    all_cells = enumerate_cells(spec, scale, seed_list(n_seeds))
+    wd = keyed_work_dir(spec, scale, Path(work) if work is not None else default_work_dir(spec.name, scale), all_cells)
+    cells = select_shard(all_cells, shard)
     log(describe_mapping(model_mapping(spec.models, scale_cfg.models), scale_cfg.models))
-    pending = [c for c in cells if wd.state(c) not in ("done", "running")]
+    states = {c.id: wd.state(c) for c in cells}
+    pending = [c for c in cells if states[c.id] not in ("done", "running")]
+    stale = sum(1 for c in pending if states[c.id] == "stale")
     summary = RunSummary(cells=len(cells), skipped=len(cells) - len(pending), work=wd.root)
     shard_text = f" (shard {shard[0]}/{shard[1]})" if shard else ""
     log(f"{spec.name} at {scale}{shard_text}: {len(cells)} cells, {summary.skipped} done or running elsewhere, "
-        f"{len(pending)} to run, {jobs} job(s); work dir {wd.root}")
+        f"{len(pending)} to run ({stale} stale: the spec changed since they ran), {jobs} job(s); work dir {wd.root}")
 
     needed = list(dict.fromkeys(c.dataset for c in pending))
     for dataset_id in needed:
         out = wd.dataset_dir(dataset_id)
-        if not (out / "manifest.json").is_file():
-            log(f"generating dataset {dataset_id} -> {out}")
-        prepare_dataset(spec.dataset(dataset_id), scale_cfg, out, workers=max(1, min(jobs, cpu_cores())),
-                        progress=progress)
+        if prepare_dataset(spec.dataset(dataset_id), scale_cfg, out, workers=max(1, min(jobs, cpu_cores())),
+                           progress=progress):
+            log(f"generated dataset {dataset_id} -> {out}")
 
     threads = threads or max(1, cpu_cores() // jobs)
     gpus = gpu_count()

@@ -11,7 +11,10 @@ Layout::
 A cell with a claim but no result whose process is gone was interrupted: its
 run directory is deleted and the cell is redone from the start. Claims are
 created with O_EXCL, so two processes (two shards on one file system, say)
-never start the same cell.
+never start the same cell. A result records the settings key of the cell
+(:func:`lolameme.experiments.backend.settings_key`); when the spec has changed
+since, the cell is *stale*: its result and run directory are deleted and it is
+redone, so an edited spec never reports numbers made under other settings.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import os
 import shutil
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,7 +36,9 @@ CLAIM_FILE = "claim.json"
 RUN_DIR = "run"
 RESULTS_TABLE = "results.parquet"
 
-State = Literal["done", "running", "interrupted", "pending"]
+State = Literal["done", "stale", "running", "interrupted", "pending"]
+STATES: tuple[State, ...] = ("done", "stale", "running", "interrupted", "pending")
+SETTINGS_KEY = "settings_key"
 
 
 def default_work_dir(spec_name: str, scale: str) -> Path:
@@ -69,7 +74,10 @@ def _alive(claim: dict[str, Any]) -> bool:
 
 @dataclass(frozen=True)
 class WorkDir:
+    """``keys``: cell id -> the settings key its result must carry to count as done (none: any result)."""
+
     root: Path
+    keys: dict[str, str] = field(default_factory=dict, compare=False)
 
     def dataset_dir(self, dataset_id: str) -> Path:
         return self.root / "datasets" / dataset_id
@@ -90,6 +98,11 @@ class WorkDir:
 
     def state(self, cell: Cell) -> State:
         if self.result_path(cell).is_file():
+            expected = self.keys.get(cell.id)
+            if expected is not None:
+                recorded = read_json(self.result_path(cell)).get(SETTINGS_KEY)
+                if recorded is not None and recorded != expected:  # results from before keys count as done
+                    return "stale"
             return "done"
         claim_path = self.cell_dir(cell) / CLAIM_FILE
         if claim_path.is_file():
@@ -114,7 +127,9 @@ class WorkDir:
         if state in ("done", "running"):
             return False
         claim_path = cell_dir / CLAIM_FILE
-        if state == "interrupted":
+        if state == "stale":
+            self.result_path(cell).unlink(missing_ok=True)
+        if state in ("interrupted", "stale"):
             claim_path.unlink(missing_ok=True)
             shutil.rmtree(self.run_dir(cell), ignore_errors=True)
         try:
@@ -126,7 +141,9 @@ class WorkDir:
         return True
 
     def finish(self, cell: Cell, result: dict[str, Any]) -> None:
-        """Write the result marker (last, atomically), then drop the claim."""
+        """Write the result marker (last, atomically, with the cell's settings key), then drop the claim."""
+        if cell.id in self.keys:
+            result = {**result, SETTINGS_KEY: self.keys[cell.id]}
         write_json_atomic(self.result_path(cell), result)
         (self.cell_dir(cell) / CLAIM_FILE).unlink(missing_ok=True)
 
@@ -135,8 +152,15 @@ class WorkDir:
         (self.cell_dir(cell) / CLAIM_FILE).unlink(missing_ok=True)
 
     def results(self) -> list[dict[str, Any]]:
-        """Every finished cell's result, in directory order."""
+        """Every finished cell's result, in directory order (stale ones left out when keys are known)."""
         cells_root = self.root / "cells"
         if not cells_root.is_dir():
             return []
-        return [read_json(p / RESULT_FILE) for p in sorted(cells_root.iterdir()) if (p / RESULT_FILE).is_file()]
+        out = []
+        for path in sorted(cells_root.iterdir()):
+            if (path / RESULT_FILE).is_file():
+                result = read_json(path / RESULT_FILE)
+                expected, recorded = self.keys.get(path.name), result.get(SETTINGS_KEY)
+                if expected is None or recorded is None or recorded == expected:
+                    out.append(result)
+        return out
