@@ -96,7 +96,7 @@ def test_cell_training_keys_are_recipe_then_scale(tmp_path):
     job = make_job(spec, "tiny", Cell("listops", "hyena-tiny", 2), tmp_path / "d", tmp_path / "r", threads=1)
     recipe = load_recipe("tiny")
     assert job.train["lr"] == recipe["lr"] and job.train["model_overrides"] == recipe["model_overrides"]
-    assert job.train["steps"] == 130 and job.train["stages"] == []  # the spec's tiny scale wins
+    assert job.train["steps"] == 400 and job.train["stages"] == []  # the spec's tiny scale wins
     assert (job.tokenizer, job.seed, job.splits) == ("listops", 2, ("test",))
     lola = make_job(load_spec("thex-lola"), "tiny", Cell("base", "gpt2-tiny", 0), tmp_path / "d", tmp_path / "r",
                     threads=1)
