@@ -64,6 +64,16 @@ def test_a_stage_with_fewer_distinct_programs_than_rows_trains_on_nearly_all_of_
         curriculum_dataset(base_data, {"statement_count": 1, "max_int_value": 1, "expression_max_depth": 1}, 5000)
 
 
+def test_a_stage_of_a_corpus_made_with_a_mean_name_length(tmp_path) -> None:
+    # the manifest holds mean_var_length (A.2) beside the unused min/max bounds; the stage must still load
+    data = tmp_path / "data"
+    generate_dataset("variable-length", data, overrides={"dataset_size": 200, "test_dataset_size": 10,
+                                                          "mean_var_length": 9, "global_var_count": 0})
+    stage = curriculum_dataset(data, {"statement_count": 1}, 100)
+    config = read_manifest(stage)["config"]
+    assert config["mean_var_length"] == 9 and config["statement_count"] == 1
+
+
 def test_stage_task_may_not_change_seed_or_size(base_data) -> None:
     manifest = read_manifest(base_data)
     with pytest.raises(ConfigError, match="seed"):

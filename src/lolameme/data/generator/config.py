@@ -304,6 +304,20 @@ def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
     return nested
 
 
+def reloadable(dumped: Mapping[str, Any]) -> dict[str, Any]:
+    """A dumped config (a manifest's ``config``) in a form :func:`load_config` accepts again.
+
+    A dump holds every field, so with A.2's ``mean_var_length`` set it also holds
+    the unused ``min_var_length``/``max_var_length``, which validation rejects as a
+    contradiction; the mean is what the corpus was made with, so the bounds go.
+    """
+    values = dict(dumped)
+    if values.get("mean_var_length") is not None:
+        values.pop("min_var_length", None)
+        values.pop("max_var_length", None)
+    return values
+
+
 def load_config(base: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None) -> GeneratorConfig:
     """Validate ``base`` (a preset's config) updated by ``overrides`` into a :class:`GeneratorConfig`.
 
