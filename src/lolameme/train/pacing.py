@@ -55,10 +55,6 @@ def curriculum_key(manifest: dict[str, Any], task: dict[str, Any], rows: int) ->
 def stage_config(manifest: dict[str, Any], task: dict[str, Any], rows: int) -> dict[str, Any]:
     """The generator settings of a curriculum corpus: the run's resolved config, changed by ``task``."""
     base = dict(manifest.get("config") or {})
-    if manifest.get("task", "lolameme") == "lolameme":
-        from lolameme.data.generator.config import reloadable
-
-        base = reloadable(base)
     if not base:
         raise DatasetError("the run's dataset manifest has no 'config'; a curriculum stage with 'task' needs one "
                            "(generate the dataset with `lolameme generate`)")

@@ -81,6 +81,25 @@ class GeneratorConfig(BaseModel):
     # -- how labels are checked while generating (does not change the data)
     verify: Literal["sample", "all", "off"] = "sample"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _bounds_from_mean_length(cls, data: Any) -> Any:
+        """With A.2's mean length M, store the bounds it implies, so a dumped config (a manifest's) loads again.
+
+        Explicit bounds beside M are accepted only when they are the ones M implies.
+        """
+        if not isinstance(data, dict) or data.get("mean_var_length") is None:
+            return data
+        mean = data["mean_var_length"]
+        if not isinstance(mean, (int, float)) or isinstance(mean, bool):
+            return data  # the field's own validation reports the type
+        derived = {"min_var_length": round(0.75 * mean), "max_var_length": round(1.25 * mean)}
+        for key, value in derived.items():
+            if key in data and data[key] != value:
+                _fail(key, data[key], f"give either mean_var_length (A.2) or min/max_var_length, not both "
+                                      f"(mean_var_length = {mean} implies {key} = {value})")
+        return {**data, **derived}
+
     @model_validator(mode="after")
     def _check_combinations(self) -> GeneratorConfig:
         _check(self)
@@ -200,13 +219,8 @@ def _check_latent(c: GeneratorConfig) -> None:
 
 
 def _check_names(c: GeneratorConfig) -> None:
-    if c.mean_var_length is not None:
-        if c.mean_var_length < 1:
-            _fail("mean_var_length", c.mean_var_length, "must be >= 1 (names have at least one letter)")
-        explicit = {"min_var_length", "max_var_length"} & c.model_fields_set
-        if explicit:
-            _fail(sorted(explicit)[0], getattr(c, sorted(explicit)[0]),
-                  "give either mean_var_length (A.2) or min/max_var_length, not both")
+    if c.mean_var_length is not None and c.mean_var_length < 1:
+        _fail("mean_var_length", c.mean_var_length, "must be >= 1 (names have at least one letter)")
     low, high = c.var_length_bounds
     key = "mean_var_length" if c.mean_var_length is not None else "min_var_length"
     if low < 1:
@@ -302,20 +316,6 @@ def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
         else:
             nested[key] = value
     return nested
-
-
-def reloadable(dumped: Mapping[str, Any]) -> dict[str, Any]:
-    """A dumped config (a manifest's ``config``) in a form :func:`load_config` accepts again.
-
-    A dump holds every field, so with A.2's ``mean_var_length`` set it also holds
-    the unused ``min_var_length``/``max_var_length``, which validation rejects as a
-    contradiction; the mean is what the corpus was made with, so the bounds go.
-    """
-    values = dict(dumped)
-    if values.get("mean_var_length") is not None:
-        values.pop("min_var_length", None)
-        values.pop("max_var_length", None)
-    return values
 
 
 def load_config(base: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None) -> GeneratorConfig:
