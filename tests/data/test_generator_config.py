@@ -125,3 +125,13 @@ def test_paper_dict_from_a_json_or_yaml_config_file(tmp_path):
     as_yaml.write_text(yaml.safe_dump({"preset": "base", **PAPER_BASECONFIG, "STATEMENT_COUNT": 7}))
     assert resolve_config(config_file=as_json) == ("lolameme", resolve_config("base")[1])
     assert resolve_config(config_file=as_yaml)[1].statement_count == 7
+
+
+def test_mean_name_length_and_contradicting_bounds_are_rejected_and_a_dump_reloads():
+    from lolameme.data.generator.config import load_config
+
+    with pytest.raises(ConfigError, match="max_var_length.*not both"):
+        load_config({}, {"mean_var_length": 8, "max_var_length": 3})
+    config = load_config({}, {"mean_var_length": 8})
+    assert (config.min_var_length, config.max_var_length) == config.var_length_bounds == (6, 10)
+    assert load_config({}, config.model_dump()) == config  # a manifest's config round-trips
