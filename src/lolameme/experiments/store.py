@@ -98,11 +98,8 @@ class WorkDir:
 
     def state(self, cell: Cell) -> State:
         if self.result_path(cell).is_file():
-            expected = self.keys.get(cell.id)
-            if expected is not None:
-                recorded = read_json(self.result_path(cell)).get(SETTINGS_KEY)
-                if recorded is not None and recorded != expected:  # results from before keys count as done
-                    return "stale"
+            if cell.id in self.keys and not self._current(cell.id, read_json(self.result_path(cell))):
+                return "stale"
             return "done"
         claim_path = self.cell_dir(cell) / CLAIM_FILE
         if claim_path.is_file():
@@ -156,11 +153,10 @@ class WorkDir:
         cells_root = self.root / "cells"
         if not cells_root.is_dir():
             return []
-        out = []
-        for path in sorted(cells_root.iterdir()):
-            if (path / RESULT_FILE).is_file():
-                result = read_json(path / RESULT_FILE)
-                expected, recorded = self.keys.get(path.name), result.get(SETTINGS_KEY)
-                if expected is None or recorded is None or recorded == expected:
-                    out.append(result)
-        return out
+        results = [read_json(p / RESULT_FILE) for p in sorted(cells_root.iterdir()) if (p / RESULT_FILE).is_file()]
+        return [r for r in results if self._current(r.get("cell", ""), r)]
+
+    def _current(self, cell_id: str, result: dict[str, Any]) -> bool:
+        """Whether a result was made under the cell's present settings (results from before keys count as current)."""
+        expected, recorded = self.keys.get(cell_id), result.get(SETTINGS_KEY)
+        return expected is None or recorded is None or recorded == expected
