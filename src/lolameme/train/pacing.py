@@ -88,17 +88,15 @@ def curriculum_dataset(data_dir: Path, task: dict[str, Any], rows: int, *, progr
             module.generate(module.load_config({}, stage_config(manifest, task, rows)), tmp, overwrite=True,
                             progress=progress)
             break
-        except TooFewProgramsError as exc:
-            # An easy stage may have fewer distinct programs than 'rows' (1 statement, no globals, values
-            # 1..20: about 16k): train on (nearly) all of them instead of failing the run.
-            shutil.rmtree(tmp, ignore_errors=True)
-            if exc.found * SHORT_STAGE_MARGIN < MIN_STAGE_ROWS or exc.found >= rows:
-                raise DatasetError(f"curriculum stage task {task} on {data_dir}: cannot generate {wanted} programs "
-                                   f"({exc}); give the stage fewer 'rows'") from None
-            rows = int(exc.found * SHORT_STAGE_MARGIN)
         except DatasetError as exc:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise DatasetError(f"curriculum stage task {task} on {data_dir}: cannot generate {rows} programs "
+            # An easy stage may have fewer distinct programs than 'rows' (1 statement, no globals, values
+            # 1..20: about 16k): train on (nearly) all of them instead of failing the run.
+            if isinstance(exc, TooFewProgramsError) and exc.found < rows \
+                    and exc.found * SHORT_STAGE_MARGIN >= MIN_STAGE_ROWS:
+                rows = int(exc.found * SHORT_STAGE_MARGIN)
+                continue
+            raise DatasetError(f"curriculum stage task {task} on {data_dir}: cannot generate {wanted} programs "
                                f"({exc}); give the stage fewer 'rows'") from None
     try:
         os.replace(tmp, out)
