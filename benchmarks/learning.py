@@ -22,10 +22,12 @@ curriculum stages inside recipes, labelled there.
     python benchmarks/learning.py --recipes plain,tiny --models gpt2-tiny --minutes 30 --jobs 2
     python benchmarks/learning.py --report-only     # rebuild the Markdown from finished cells
 
-Cells write ``RUNS/<recipe>--<model>/result.json``; the Markdown table
-(benchmarks/results/learning.md unless --out) is rebuilt from every finished cell under
-``--runs`` after each cell, so separate invocations add up to one table. The machine
-is shared: load averages are recorded per cell.
+Cells train in ``RUNS/<recipe>--<model>--<budget>/`` (outside the repository) and each
+finished cell's record is kept in ``--records`` (benchmarks/results/learning/, committed), one
+JSON file per cell and finishing time, so reruns add rows instead of replacing them. The
+Markdown table (benchmarks/results/learning.md unless --out) is rebuilt from every record
+after each cell, so separate invocations, sessions and machines add up to one table. The
+machine is shared: its CPU model and load averages are recorded per cell.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from typing import Any
 from lolameme.machine import cpu_model
 
 RESULTS = Path(__file__).resolve().parent / "results" / "learning.md"
+RECORDS = Path(__file__).resolve().parent / "results" / "learning"
 DEFAULT_RUNS = Path("/tmp/lolameme-runs/learning")
 TASK_SPLIT = "test_without_globals"
 
@@ -126,10 +129,11 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     run_dir = Path(cell["run_dir"])
     values = {**load_recipe(cell["recipe"]), "data": cell["data"], "out": str(run_dir / "run"), "model": cell["model"],
               "device": "cpu", "progress": False, "seed": cell["seed"], **cell["budget"]}
+    config = make_config(values, source=f"benchmark cell {run_dir.name}")
     load_before = load_average()
     cpu_start = resource.getrusage(resource.RUSAGE_SELF).ru_utime
     wall_start = time.monotonic()
-    result = train(make_config(values, source=f"benchmark cell {run_dir.name}"))
+    result = train(config)
     train_cpu = resource.getrusage(resource.RUSAGE_SELF).ru_utime - cpu_start
     train_wall = time.monotonic() - wall_start
     reports = evaluate_run(run_dir / "run", splits=[cell["split"]], settings=EvalSettings(
@@ -140,17 +144,26 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     rows = pq.read_table(run_dir / "run" / "eval" / f"{cell['split']}.predictions.parquet").to_pylist()
     record = {
         "recipe": cell["recipe"], "model": cell["model"], "seed": cell["seed"], "budget": cell["budget"],
-        "threads": cell["threads"], "side_by_side": cell["jobs"], "split": cell["split"],
-        "steps": result.step, "tokens": result.tokens, "train_wall_s": round(train_wall, 1),
+        "threads": cell["threads"], "side_by_side": cell["jobs"], "split": cell["split"], "machine": cpu_model(),
+        "tokenizer": config.tokenizer, "steps": result.step, "tokens": result.tokens,
+        "programs": result.step * config.batch_size, "train_wall_s": round(train_wall, 1),
         "train_cpu_s": round(train_cpu, 1), "load_before": load_before, "load_after": load_average(),
         "exact_match": report["exact_match"], "majority_baseline": report["majority_baseline"],
         "n": report["n"], "slices": slice_scores(rows), "curve": learning_curve(run_dir / "run" / "metrics.jsonl"),
         "best_val": result.best, "finished": time.strftime("%Y-%m-%d %H:%M"),
     }
-    tmp = run_dir / "result.json.tmp"
-    tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
-    tmp.replace(run_dir / "result.json")
+    _write_json(run_dir / "result.json", record)
+    _write_json(Path(cell["records"]) / f"{run_dir.name}--seed{cell['seed']}--{time.strftime('%Y%m%d-%H%M')}.json",
+                record)
     return record
+
+
+def _write_json(path: Path, record: dict[str, Any]) -> None:
+    """Write under a temporary name, then rename: a record is whole or absent."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
+    tmp.replace(path)
 
 
 def learning_curve(metrics: Path) -> list[dict[str, Any]]:
@@ -182,8 +195,13 @@ def _slice(record: dict[str, Any], name: str, value: str) -> str:
     return "-" if entry is None else f"{100 * entry['exact_match']:.1f}"
 
 
-def curve_summary(curve: list[dict[str, Any]], points: int = 4) -> str:
-    """Validation exact match at about evenly spaced times, plus when each stage began."""
+def curve_summary(curve: list[dict[str, Any]] | str, points: int = 4) -> str:
+    """Validation exact match at about evenly spaced times, plus when each stage began.
+
+    Records from before the curve was kept whole carry the summary itself (a string).
+    """
+    if isinstance(curve, str):
+        return curve
     vals = [c for c in curve if "val_exact" in c]
     stages = [c for c in curve if "stage_name" in c and c["stage"] > 0]
     if not vals:
@@ -198,31 +216,51 @@ def curve_summary(curve: list[dict[str, Any]], points: int = 4) -> str:
 
 def summary_table(records: list[dict[str, Any]]) -> list[str]:
     """The recipes x exact-match table of docs/training.md: one row per cell, by model then budget."""
-    lines = ["| recipe | model | budget (min) | cells side by side | steps | tokens | exact match % | copy % "
-             "| arithmetic % | majority answer % |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in sorted(records, key=lambda r: (r["model"], -r["budget"].get("time_budget", 0), -r["exact_match"])):
+    lines = ["| recipe | model | budget (min) | cells side by side | CPU | steps | programs | tokens | exact match % "
+             "| copy % | arithmetic % | majority answer % |", "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in sorted(records, key=_order):
         budget = r["budget"].get("time_budget", f"{r['budget'].get('steps')} steps")
-        lines.append(f"| `{r['recipe']}` | {r['model']} | {budget} | {r['side_by_side']} | {r['steps']} "
-                     f"| {r['tokens'] / 1e6:.1f}M | {_pct(r['exact_match'])} | {_slice(r, 'chain', 'copy')} "
+        programs = f"{r['programs'] / 1e3:.0f}k" if r.get("programs") else "-"
+        note = f" ({r['note']})" if r.get("note") else ""
+        lines.append(f"| `{r['recipe']}`{note} | {r['model']} | {budget} | {r['side_by_side']} | {_cpu(r)} | {r['steps']} "
+                     f"| {programs} | {r['tokens'] / 1e6:.1f}M | {_pct(r['exact_match'])} | {_slice(r, 'chain', 'copy')} "
                      f"| {_slice(r, 'chain', 'arithmetic')} | {_pct(r['majority_baseline'])} |")
     return lines
 
 
-def write_report(runs: Path, out: Path) -> str:
-    records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(runs.glob("*/result.json"))]
+def _order(record: dict[str, Any]) -> tuple:
+    """By model, longest budget first, best first."""
+    return record["model"], -record["budget"].get("time_budget", 0), -record["exact_match"]
+
+
+def _cpu(record: dict[str, Any]) -> str:
+    """The CPU's make, short ("Intel Xeon", "AMD EPYC")."""
+    return " ".join(record.get("machine", "?").replace("(R)", "").split()[:2])
+
+
+def read_records(records: Path) -> list[dict[str, Any]]:
+    """Every kept cell record."""
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(records.glob("*.json"))]
+
+
+def write_report(records_dir: Path, out: Path) -> str:
+    records = read_records(records_dir)
     lines = ["# Learning recipes: exact match on a fixed CPU budget (issue 8)", "",
-             f"Machine: {cpu_model()}, {os.cpu_count()} cores; every cell trains with 1 torch thread "
+             f"Machines: 2-core CPUs (the `CPU` column; the last run here: {cpu_model()}, {os.cpu_count()} cores); "
+             "every cell trains with 1 torch thread "
              "(the `jobs` column says how many cells ran side by side). Task: `base` preset with "
              "`global_var_count: 0` (5 statements, values 1..100), scored on `test_without_globals` by greedy "
              "exact match. `copy`: no operator on the printed value's dependency chain; `arith`: the rest. "
              "Curve: teacher-forced validation exact match (%) at minutes of training. Produced by "
-             "`python benchmarks/learning.py`; every number below was measured on this shared machine "
-             "(load average before/after each cell is listed).", "", *summary_table(records), "",
+             "`python benchmarks/learning.py`; every number below was measured on these shared machines "
+             "(load average before/after each cell is listed). `programs`: training programs seen (steps x batch); "
+             "`tokens` depend on the tokenizer (`words` writes a program in about a third of `char`'s tokens).",
+             "", *summary_table(records), "",
              "All slices (exact match %; `add` ... `mod`: programs whose chain uses only that operator):", "",
              "| recipe | model | budget | jobs | steps | tokens | EM % | majority % | copy % | arith % | add | sub | mul | mod "
              "| hops 1 | hops 2 | hops 3+ | n | curve (val EM %) | load before/after |",
              "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
-    for r in sorted(records, key=lambda r: (r["model"], -r["exact_match"])):
+    for r in sorted(records, key=_order):
         budget = ", ".join(f"{k} {v}" for k, v in r["budget"].items())
         lines.append(
             f"| {r['recipe']} | {r['model']} | {budget} | {r['side_by_side']} | {r['steps']} | {r['tokens'] / 1e6:.1f}M "
@@ -258,6 +296,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="generator override of the task (default: global_var_count=0)")
     p.add_argument("--runs", type=Path, default=DEFAULT_RUNS, help="where datasets and runs go (outside the repo)")
     p.add_argument("--out", type=Path, default=RESULTS, help="Markdown results file")
+    p.add_argument("--records", type=Path, default=RECORDS, help="where finished cells' records are kept (committed)")
     p.add_argument("--report-only", action="store_true", help="only rebuild the Markdown from finished cells")
     p.add_argument("--force", action="store_true", help="rerun cells that already have a result")
     return p.parse_args(argv)
@@ -268,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parse_args(argv)
     if args.report_only:
-        print(write_report(args.runs, args.out))
+        print(write_report(args.records, args.out))
         return 0
     overrides = {"global_var_count": 0}
     for item in args.sets:
@@ -293,19 +332,19 @@ def main(argv: list[str] | None = None) -> int:
             run_dir.mkdir(parents=True)
             cells.append({"recipe": recipe, "model": model, "data": str(data), "run_dir": str(run_dir),
                           "budget": budget, "threads": args.threads, "jobs": args.jobs + args.alongside, "seed": args.seed,
-                          "split": split, "eval_limit": args.eval_limit})
+                          "split": split, "eval_limit": args.eval_limit, "records": str(args.records)})
     print(f"[learning] {cpu_model()}, {os.cpu_count()} cores, load {load_average()}; {len(cells)} cells, "
           f"{args.jobs} side by side, {args.threads} thread(s) each", flush=True)
     if args.jobs == 1:
         for cell in cells:
             _announce(run_cell(cell))
-            write_report(args.runs, args.out)
+            write_report(args.records, args.out)
     else:
         with mp.get_context("spawn").Pool(args.jobs) as pool:
             for record in pool.imap_unordered(run_cell, cells):
                 _announce(record)
-                write_report(args.runs, args.out)
-    print(write_report(args.runs, args.out))
+                write_report(args.records, args.out)
+    print(write_report(args.records, args.out))
     return 0
 
 

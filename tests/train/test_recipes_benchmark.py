@@ -44,12 +44,21 @@ def test_slices_count_copy_and_arithmetic(learning) -> None:
 def test_benchmark_runs_end_to_end_on_a_micro_budget(learning, tmp_path) -> None:
     out = tmp_path / "learning.md"
     args = ["--recipes", "plain", "--models", "gpt2-tiny", "--steps", "2", "--train-size", "300", "--test-size", "20",
-            "--eval-limit", "12", "--runs", str(tmp_path / "runs"), "--out", str(out)]
+            "--eval-limit", "12", "--runs", str(tmp_path / "runs"), "--out", str(out),
+            "--records", str(tmp_path / "records")]
     assert learning.main(args) == 0
     result = json.loads(next((tmp_path / "runs").glob("plain--gpt2-tiny--*/result.json")).read_text())
     assert result["steps"] == 2 and result["n"] == 12 and result["split"] == "test_without_globals"
     assert result["slices"]["chain"] and 0 <= result["exact_match"] <= 1
     text = out.read_text()
     assert "| plain | gpt2-tiny |" in text and "cores" in text
-    # a second invocation keeps the finished cell and rebuilds the table from it
+    [record] = (tmp_path / "records").glob("plain--gpt2-tiny--steps2--seed0--*.json")
+    assert json.loads(record.read_text())["programs"] == 2 * 32
+    # a second invocation keeps the finished cell and rebuilds the table from the kept records
     assert learning.main(args) == 0 and out.read_text().count("| plain | gpt2-tiny |") == 1
+    # the table comes from the records, not the run directories (those live outside the repository)
+    import shutil
+
+    shutil.rmtree(tmp_path / "runs")
+    assert learning.main([*args[:-4], "--records", str(tmp_path / "records"), "--report-only", "--out", str(out)]) == 0
+    assert out.read_text().count("| plain | gpt2-tiny |") == 1

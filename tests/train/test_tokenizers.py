@@ -16,11 +16,21 @@ MEME = "f_ig_ld = e_tb;x_nb = {76 @ z_jey};o_z = {z_g ! 45};print(f_ig_ld)"
 LISTOPS = "[MAX 2 9 [MIN 4 7 ] 0 [SM 1 [MED 3 5 8 ] ] ]"
 
 
-@pytest.mark.parametrize("name", ["char", "gpt2"])
-def test_programs_round_trip(name: str) -> None:
-    tok = get_tokenizer(name)
+def _corpus() -> list[str]:
     rng = random.Random(0)
-    texts = [LOLA, MEME, "-48", "0", *(make_program(rng, 5)[0] for _ in range(200))]
+    return [LOLA, LOLA, MEME, MEME, *(make_program(rng, 5)[0] for _ in range(200))]
+
+
+def _get(name: str):
+    """Any tokenizer by name; ``words`` fitted to a small corpus of programs."""
+    return get_tokenizer(name, _corpus() if name == "words" else None)
+
+
+@pytest.mark.parametrize("name", ["char", "words", "gpt2"])
+def test_programs_round_trip(name: str) -> None:
+    tok = _get(name)
+    rng = random.Random(0)
+    texts = [LOLA, MEME, "-48", "0", "unseen_Name = 4 ## 2;\n", *(make_program(rng, 5)[0] for _ in range(200))]
     for text in texts:
         assert tok.decode(tok.encode(text)) == text
     assert tok.encode_batch(texts) == [tok.encode(t) for t in texts]
@@ -30,6 +40,23 @@ def test_char_is_one_token_per_character_and_digits_stay_separate() -> None:
     tok = get_tokenizer("char")
     assert len(tok.encode(LOLA)) == len(LOLA)
     assert [tok.decode([i]) for i in tok.encode("-1234")] == list("-1234")
+
+
+def test_words_makes_each_frequent_identifier_and_spaced_operator_one_token() -> None:
+    tok = _get("words")
+    pieces = [tok.decode([i]) for i in tok.encode("tmrGk = (xnbolt % 24);print(tmrGk)")]
+    assert pieces == ["tmrGk", " = ", "(", "xnbolt", " % ", "2", "4", ")", ";", "print", "(", "tmrGk", ")"]
+    assert len(tok.encode(LOLA)) < len(LOLA) / 2
+    assert [tok.decode([i]) for i in tok.encode("-1234")] == list("-1234")  # answers stay digit by digit
+    # a word seen once is not in the vocabulary: it falls back to characters and still round-trips
+    assert len(tok.encode("zzOnlyHere")) == len("zzOnlyHere")
+
+
+def test_words_vocabulary_is_a_function_of_the_corpus() -> None:
+    assert get_tokenizer("words", _corpus()).fingerprint == get_tokenizer("words", list(reversed(_corpus()))).fingerprint
+    assert get_tokenizer("words", _corpus()).fingerprint != get_tokenizer("words", [LOLA, LOLA]).fingerprint
+    with pytest.raises(TokenizerError, match="fitted to a corpus"):
+        get_tokenizer("words")
 
 
 def test_gpt2_matches_the_original_vocabulary() -> None:
@@ -50,7 +77,7 @@ def test_listops_round_trip_and_vocabulary() -> None:
 
 @pytest.mark.parametrize("name", TOKENIZER_NAMES)
 def test_save_and_load(tmp_path, name: str) -> None:
-    tok = get_tokenizer(name)
+    tok = _get(name)
     tok.save(tmp_path / "tokenizer.json")
     loaded = load_tokenizer(tmp_path)
     assert loaded.name == name
@@ -69,6 +96,8 @@ def test_special_ids_are_distinct_and_decode_drops_them() -> None:
 def test_unknown_symbols_are_errors_not_silently_dropped() -> None:
     with pytest.raises(TokenizerError, match="é"):
         get_tokenizer("char").encode("x = é")
+    with pytest.raises(TokenizerError, match="é"):
+        _get("words").encode("tmrGk = é")
     with pytest.raises(TokenizerError, match=r"\("):
         get_tokenizer("listops").encode("[MAX 2 ( 3 ]")
     with pytest.raises(TokenizerError, match="unknown tokenizer"):

@@ -173,3 +173,23 @@ def test_cli_trains_and_reports_errors(dataset, tmp_path) -> None:
     result = runner.invoke(app, ["train", "--config", str(cfg), "--out", str(tmp_path / "r3"), "--steps", "1",
                                  "--set", "batch_size=-3"])
     assert result.exit_code == 2 and "batch_size" in result.output
+
+
+def test_words_tokenizer_is_fitted_to_the_run_and_resumes_exactly(dataset, tmp_path) -> None:
+    from lolameme.eval.evaluate import EvalSettings, evaluate_run
+    from lolameme.tokenizers import load_tokenizer
+
+    common = {"steps": 4, "tokenizer": "words", "val_samples": 0}
+    whole = train(micro_config(dataset, tmp_path / "whole", **common))
+    train(micro_config(dataset, tmp_path / "part", **common), stop_after=2)
+    resumed = train(resolve_resume_config(tmp_path / "part", {}), resume=True)  # refits the same vocabulary
+    assert whole.tokens == resumed.tokens
+    a, b = weights(tmp_path / "whole", 4), weights(tmp_path / "part", 4)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    tok = load_tokenizer(tmp_path / "whole")
+    assert tok.name == "words" and tok.vocab_size > 5 + 2 * 100  # specials, characters and their pieces, words
+    # programs are shorter than in characters, and the evaluator decodes with the run's own tokenizer
+    config = json.loads((tmp_path / "whole" / "config.json").read_text())
+    assert config["tokenizer"] == "words"
+    report = evaluate_run(tmp_path / "whole", settings=EvalSettings(limit=8, device="cpu", progress=False))
+    assert all(r["n"] == 8 for r in report.values())

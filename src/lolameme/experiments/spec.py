@@ -147,7 +147,7 @@ class Scale(_Strict):
     seeds: int = Field(ge=1)
     datasets: list[str] | None = None  # ids run at this scale; None: all
     data: dict[str, dict[str, Any]] = Field(default_factory=dict)  # task -> overrides for every dataset of it
-    tokenizer: dict[str, Literal["char", "gpt2", "listops"]] = Field(default_factory=dict)  # task -> tokenizer
+    tokenizer: dict[str, Literal["char", "words", "gpt2", "listops"]] = Field(default_factory=dict)  # task -> tokenizer
     recipe: str | None = None
     train: dict[str, Any] = Field(default_factory=dict)  # TrainConfig keys
     eval: EvalScale = Field(default_factory=EvalScale)

@@ -65,7 +65,7 @@ class TrainConfig(_Strict):
     out: Path
     model: str = "gpt2-tiny"
     model_overrides: dict[str, Any] = Field(default_factory=dict)  # e.g. {"pos_encoding": "rope"}
-    tokenizer: Literal["char", "gpt2", "listops"] = "char"
+    tokenizer: Literal["char", "words", "gpt2", "listops"] = "char"
     max_seq_len: int | None = Field(default=None, ge=8)  # None: fitted to the longest training sample
     overlength: Literal["filter", "truncate", "error"] = "filter"
     stages: list[Stage] = Field(default_factory=list)  # empty: one stage over ``data``

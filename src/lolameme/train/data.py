@@ -31,6 +31,11 @@ def check_dataset(data_dir: Path) -> dict[str, Any]:
     return manifest
 
 
+def training_programs(data_dir: Path) -> list[str]:
+    """The ``input`` column of the training split: what a fitted tokenizer (``words``) is fitted to."""
+    return load_split(data_dir, TRAIN_SPLIT, columns=["input"]).column("input").to_pylist()
+
+
 def split_validation(n_rows: int, val_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded (train_rows, val_rows) of a training split with ``n_rows`` rows."""
     if val_samples and val_samples >= n_rows:

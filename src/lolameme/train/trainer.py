@@ -39,7 +39,7 @@ from lolameme.train import checkpoint as ckpt
 from lolameme.train.batching import SampleSet, collate, epoch_batches, padding_counts, select_samples, target_counts
 from lolameme.train.cache import TokenCache, token_cache
 from lolameme.train.config import Stage, TrainConfig, make_config
-from lolameme.train.data import TRAIN_SPLIT, check_dataset, rows_matching, split_validation
+from lolameme.train.data import TRAIN_SPLIT, check_dataset, rows_matching, split_validation, training_programs
 from lolameme.train.distributed import DistContext, setup, teardown
 from lolameme.train.loss import StepTotals, step_loss, token_cross_entropy
 from lolameme.train.pacing import curriculum_dataset, gate_passed, gate_rows
@@ -102,8 +102,8 @@ class Trainer:
         torch.manual_seed(config.seed)
         self._prepare_run_dir()  # on resume this may fill in the saved max_seq_len
         config = self.cfg
-        self.tok = self._tokenizer()
         self.manifest = check_dataset(config.data)
+        self.tok = self._tokenizer()
         self.main_cache = self._cache(Path(config.data))
         train_rows, val_rows = split_validation(len(self.main_cache), config.val_samples, config.seed)
         self.main_train_rows = train_rows
@@ -177,7 +177,8 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
 
     def _tokenizer(self) -> Tokenizer:
-        tok = get_tokenizer(self.cfg.tokenizer)
+        fitted = self.cfg.tokenizer == "words"  # fitted to the run's training split, the same on every rank
+        tok = get_tokenizer(self.cfg.tokenizer, training_programs(Path(self.cfg.data)) if fitted else None)
         if self.resume:
             saved = load_tokenizer(self.run_dir / ckpt.TOKENIZER_FILE)
             if saved.fingerprint != tok.fingerprint:
