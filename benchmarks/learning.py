@@ -22,7 +22,7 @@ curriculum stages inside recipes, labelled there.
     python benchmarks/learning.py --recipes plain,tiny --models gpt2-tiny --minutes 30 --jobs 2
     python benchmarks/learning.py --report-only     # rebuild the Markdown from finished cells
 
-Cells train in ``RUNS/<recipe>--<model>--<budget>/`` (outside the repository) and each
+Cells train in ``RUNS/<recipe>--<model>--<budget>--seed<k>/`` (outside the repository) and each
 finished cell's record is kept in ``--records`` (benchmarks/results/learning/, committed), one
 JSON file per cell and finishing time, so reruns add rows instead of replacing them. The
 Markdown table (benchmarks/results/learning.md unless --out) is rebuilt from every record
@@ -153,7 +153,7 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
         "best_val": result.best, "finished": time.strftime("%Y-%m-%d %H:%M"),
     }
     _write_json(run_dir / "result.json", record)
-    _write_json(Path(cell["records"]) / f"{run_dir.name}--seed{cell['seed']}--{time.strftime('%Y%m%d-%H%M')}.json",
+    _write_json(Path(cell["records"]) / f"{run_dir.name}--{time.strftime('%Y%m%d-%H%M')}.json",
                 record)
     return record
 
@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     cells = []
     for recipe in args.recipes.split(","):
         for model in args.models.split(","):
-            name = f"{Path(recipe).stem}--{model}--{'-'.join(f'{k}{v}' for k, v in budget.items())}"
+            name = f"{Path(recipe).stem}--{model}--{'-'.join(f'{k}{v}' for k, v in budget.items())}--seed{args.seed}"
             run_dir = args.runs / name
             if (run_dir / "result.json").is_file() and not args.force:
                 print(f"[learning] {name}: finished earlier, kept (--force reruns)", flush=True)
