@@ -216,13 +216,13 @@ def curve_summary(curve: list[dict[str, Any]] | str, points: int = 4) -> str:
 
 def summary_table(records: list[dict[str, Any]]) -> list[str]:
     """The recipes x exact-match table of docs/training.md: one row per cell, by model then budget."""
-    lines = ["| recipe | model | budget (min) | cells side by side | CPU | steps | programs | tokens | exact match % "
-             "| copy % | arithmetic % | majority answer % |", "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| recipe | model | seed | budget (min) | cells side by side | CPU | steps | programs | tokens | exact match % "
+             "| copy % | arithmetic % | majority answer % |", "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in sorted(records, key=_order):
         budget = r["budget"].get("time_budget", f"{r['budget'].get('steps')} steps")
         programs = f"{r['programs'] / 1e3:.0f}k" if r.get("programs") else "-"
         note = f" ({r['note']})" if r.get("note") else ""
-        lines.append(f"| `{r['recipe']}`{note} | {r['model']} | {budget} | {r['side_by_side']} | {_cpu(r)} | {r['steps']} "
+        lines.append(f"| `{r['recipe']}`{note} | {r['model']} | {r['seed']} | {budget} | {r['side_by_side']} | {_cpu(r)} | {r['steps']} "
                      f"| {programs} | {r['tokens'] / 1e6:.1f}M | {_pct(r['exact_match'])} | {_slice(r, 'chain', 'copy')} "
                      f"| {_slice(r, 'chain', 'arithmetic')} | {_pct(r['majority_baseline'])} |")
     return lines

@@ -12,7 +12,7 @@ reuses what is finished: the dataset if complete, the run if trained (or
 resumes an interrupted one). ``overwrite`` starts over.
 
 Training follows a named recipe (``lolameme.train.recipes``, ``--recipe``): by
-default the model's own (``tiny`` for the tiny presets: the best measured in
+default the model's own (``words-copy-first`` for the tiny presets: the best measured in
 docs/training.md), else :data:`FALLBACK_RECIPE`.
 """
 
