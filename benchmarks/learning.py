@@ -1,4 +1,4 @@
-"""Learning recipes on a fixed CPU budget: what exact match does each recipe reach? (issue 8)
+"""Learning recipes on a fixed CPU budget: what exact match does each recipe reach?
 
 For every (recipe, model) cell: train on the task for a fixed wall-clock budget with one
 torch thread per cell, then decode the test split greedily and report exact match
@@ -26,7 +26,7 @@ Cells train in ``RUNS/<recipe>--<model>--<budget>--seed<k>/`` (outside the repos
 finished cell's record is kept in ``--records`` (benchmarks/results/learning/, committed), one
 JSON file per cell and finishing time, so reruns add rows instead of replacing them. The
 Markdown table (benchmarks/results/learning.md unless --out) is rebuilt from every record
-after each cell, so separate invocations, sessions and machines add up to one table. The
+after each cell, so separate invocations and machines add up to one table. The
 machine is shared: its CPU model and load averages are recorded per cell.
 """
 
@@ -245,7 +245,7 @@ def read_records(records: Path) -> list[dict[str, Any]]:
 
 def write_report(records_dir: Path, out: Path) -> str:
     records = read_records(records_dir)
-    lines = ["# Learning recipes: exact match on a fixed CPU budget (issue 8)", "",
+    lines = ["# Learning recipes: exact match on a fixed CPU budget", "",
              f"Machines: 2-core CPUs (the `CPU` column; the last run here: {cpu_model()}, {os.cpu_count()} cores); "
              "every cell trains with 1 torch thread "
              "(the `jobs` column says how many cells ran side by side). Task: `base` preset with "

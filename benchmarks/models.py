@@ -1,4 +1,4 @@
-"""Model zoo speed: tokens/s, peak memory and achieved FLOP/s (issue 5).
+"""Model zoo speed: tokens/s, peak memory and achieved FLOP/s.
 
 Reports, in one run on one machine:
 
@@ -21,7 +21,7 @@ is the peak resident set during the timed steps (high-water mark reset via
 /proc/self/clear_refs) minus the resident set before them; on a GPU,
 ``torch.cuda.max_memory_allocated`` minus ``memory_allocated``. Every step processes about
 the same number of tokens (batch = tokens_per_step / seq_len, at least 1).
-Several engineers share this machine: the load average is printed before and
+The machine may be shared: the load average is printed before and
 after, and the numbers are only comparable within one run.
 
     python benchmarks/models.py            # full grid (~10 min on 2 CPU cores)

@@ -12,7 +12,7 @@ For each ``tiny`` family, on a small base-preset LOLAMEME corpus (char tokenizer
 * **bare + AdamW** -- the same plus ``optimizer.step()``, to show which part of the gap is
   the optimizer (which any training loop pays) and which is the trainer's bookkeeping.
 
-Overhead = bare fwd+bwd rate / trainer rate - 1 (the issue's limit: 10%). The three are
+Overhead = bare fwd+bwd rate / trainer rate - 1 (the accepted limit: 10%). The three are
 interleaved ``--repeats`` times and the median of each is reported, because the machine is
 shared and its load changes while we measure; the load average is printed.
 

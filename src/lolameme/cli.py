@@ -1,9 +1,9 @@
 """The ``lolameme`` command.
 
-Each package room owns its verbs in its own ``cli.py`` and exposes
+Each package owns its subcommands in its own ``cli.py`` and exposes
 ``register(app)``; this file only assembles them and turns every
 :class:`~lolameme.errors.LolamemeError` into a one-line message on stderr with
-exit status 2 (never a traceback). Rooms import their heavy dependencies
+exit status 2 (never a traceback). Packages import their heavy dependencies
 (torch, pyarrow) inside the command functions, so ``lolameme run`` stays fast.
 """
 
@@ -47,7 +47,7 @@ def version() -> None:
     typer.echo(__version__)
 
 
-def _register_rooms() -> None:
+def _register_packages() -> None:
     from lolameme.data import cli as data_cli
     from lolameme.eval import cli as eval_cli
     from lolameme.experiments import cli as experiments_cli
@@ -55,11 +55,11 @@ def _register_rooms() -> None:
     from lolameme.models import cli as models_cli
     from lolameme.train import cli as train_cli
 
-    for room in (lang_cli, data_cli, models_cli, train_cli, eval_cli, experiments_cli):
-        room.register(app)
+    for package in (lang_cli, data_cli, models_cli, train_cli, eval_cli, experiments_cli):
+        package.register(app)
 
 
-_register_rooms()
+_register_packages()
 
 
 def main() -> None:

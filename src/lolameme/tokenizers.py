@@ -19,7 +19,7 @@ answer) and ``<eos>`` (end of the answer).
   single token; digits, brackets and everything else stay characters, so an
   answer is still read digit by digit and a program of the base preset is about
   31 tokens instead of 92. A lookup is then one token matching one token, not a
-  match over 3-10 characters (issue 8). It is *fitted*: the vocabulary depends
+  match over 3-10 characters. It is *fitted*: the vocabulary depends
   on the training split (:func:`fit_words_tokenizer`), and a run saves it in its
   ``tokenizer.json``. An unseen word falls back to its characters (WordPiece
   continuation pieces), so any printable text still encodes and decodes exactly.

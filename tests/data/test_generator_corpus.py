@@ -197,7 +197,7 @@ def test_latent_type_letter_frequencies_follow_the_config():
     first = Counter(ord(name[0]) - ord("a") for name in vocab.names)
     n = len(vocab.names)
     type_a = sum(first[i] for i in range(23)) / n
-    # p_A = 0.3 on a-w, p_B = 0.4 on x-z, and the empty type C's 0.3 spread over a-z (issue 6)
+    # p_A = 0.3 on a-w, p_B = 0.4 on x-z, and the empty type C's 0.3 spread over a-z
     assert abs(type_a - (0.3 + 0.3 * 23 / 26)) < 0.03
     assert abs(first[23] / n - (0.4 / 3 + 0.3 / 26)) < 0.02
     # a non-empty type C gets its own letters

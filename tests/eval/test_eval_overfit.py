@@ -3,7 +3,7 @@
 A pipeline that cannot reach 100% exact match on the very programs it was
 trained on has a bug somewhere between the generator, the task format, the
 trainer and the evaluator (a shifted answer mask, decoding off by one, a wrong
-<eos>). The train room's overfit test covers every family with teacher-forced
+<eos>). The train package's overfit test covers every family with teacher-forced
 scoring; this one goes through greedy decoding and ``evaluate_run`` (one
 family, since training dominates the cost), and checks on a half-trained model
 that greedy exact match agrees sample by sample with teacher forcing, which

@@ -27,7 +27,7 @@ from lolameme.experiments.spec import load_spec
 from lolameme.experiments.store import CLAIM_FILE, WorkDir
 from lolameme.experiments.results import read_table
 
-SPEC = "listops"  # its dataset preset (listops-1000) is the data room's
+SPEC = "listops"  # its dataset preset (listops-1000) is the data package's
 
 
 def fake_cell(job: CellJob) -> dict:

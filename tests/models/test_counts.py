@@ -38,7 +38,7 @@ def test_every_thex_has_the_papers_parameter_count_and_adapters_only_at_width_ch
     assert (model.adapters[after].in_features, model.adapters[after].out_features) == (768, 864)
 
 
-def test_block_counts_match_the_issue():
+def test_block_counts_match_the_pinned_values():
     hyena, thex = meta_model("hyena"), meta_model("thex-9")
     assert block_count(hyena.layers[0]) == HYENA_BLOCK
     assert block_count(thex.layers[9]) == GPT2_BLOCK

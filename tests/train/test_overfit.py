@@ -3,7 +3,7 @@
 Accuracy is teacher-forced whole-answer accuracy on the 64 training programs: every answer
 token, ``<eos>`` included, is the argmax given the true prefix. With the char tokenizer that
 is exactly the condition for greedy decoding to write the label, i.e. exact match (the eval
-room's test checks the same with its decoder). Training runs in slices of
+package's test checks the same with its decoder). Training runs in slices of
 ``CHECK_EVERY`` steps (stop, score, resume -- resuming is exact), so a family that learns
 fast stops early; ``MAX_STEPS`` bounds the cost.
 """

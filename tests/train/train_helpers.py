@@ -1,6 +1,6 @@
 """Small hand-made LOLA-style datasets for the trainer's tests.
 
-The programs are generated here (not by the data room's generator) so the tests
+The programs are generated here (not by the data package's generator) so the tests
 pin the trainer's behaviour on data whose every property we control.
 """
 

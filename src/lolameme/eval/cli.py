@@ -13,7 +13,7 @@ _QUICK = QuickstartSettings()  # the quickstart's defaults live in one place
 
 
 def register(app: typer.Typer) -> None:
-    """Add this room's commands to the top-level app."""
+    """Add this package's subcommands to the top-level app."""
     app.command("eval")(eval_command)
     app.command("quickstart")(quickstart_command)
 

@@ -178,7 +178,7 @@ def evaluate_split(model: torch.nn.Module, tok: Tokenizer, data_dir: str | os.Pa
     n_cropped = 0
     if context is not None:
         if max_new >= context:
-            raise ModelError(f"max_new_tokens {max_new} leaves no room for a prompt in the model's context of {context}")
+            raise ModelError(f"max_new_tokens {max_new} leaves no space for a prompt in the model's context of {context}")
         cropped_prompts = [_crop_left(p, context - max_new) for p in prompts]
         n_cropped = sum(len(a) != len(b) for a, b in zip(prompts, cropped_prompts))
         prompts = cropped_prompts

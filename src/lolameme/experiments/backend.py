@@ -1,7 +1,7 @@
 """What one cell does: generate its dataset (shared), train its model, evaluate it.
 
-This is the only module of the room that calls the data, train and eval
-rooms. A :class:`CellJob` is plain data, so it can be sent to a worker
+This is the only module of the experiments package that calls the data,
+train and eval packages. A :class:`CellJob` is plain data, so it can be sent to a worker
 process; :func:`run_cell` returns the dict that becomes the cell's
 ``result.json``.
 """
@@ -81,7 +81,7 @@ def settings_key(spec: ExperimentSpec, scale_name: str, cell) -> str:
 
 
 def recipe_values(name: str | None) -> dict[str, Any]:
-    """The training keys of a named recipe (learning-recipes issue), or {} for none."""
+    """The training keys of a named recipe (``lolameme.train.recipes``), or {} for none."""
     if name is None:
         return {}
     try:

@@ -19,7 +19,7 @@ WORK_OPT = typer.Option(None, "--work", help="work directory (default runs/exper
 
 
 def register(app: typer.Typer) -> None:
-    """Add this room's commands to the top-level app."""
+    """Add this package's subcommands to the top-level app."""
     app.add_typer(experiment_app, name="experiment")
 
 

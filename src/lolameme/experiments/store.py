@@ -2,7 +2,7 @@
 
 Layout::
 
-    WORK/datasets/<dataset-id>/          complete when its manifest.json exists (data room's contract)
+    WORK/datasets/<dataset-id>/          complete when its manifest.json exists (the dataset directory's contract)
     WORK/cells/<cell-id>/run/            the cell's run directory (config, metrics.jsonl, eval/)
     WORK/cells/<cell-id>/claim.json      written when a process starts the cell: pid, host, start time
     WORK/cells/<cell-id>/result.json     written last, atomically: the cell is done exactly when it exists

@@ -15,7 +15,7 @@ _LATENT_KEYS = ("boundary_a", "boundary_b", "modification_a", "modification_b", 
 
 
 def register(app: typer.Typer) -> None:
-    """Add this room's commands to the top-level app."""
+    """Add this package's subcommands to the top-level app."""
     app.command("run")(run)
 
 

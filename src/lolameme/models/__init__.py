@@ -1,4 +1,4 @@
-"""GPT-2, Hyena and THEX hybrid language models (issue 5; see docs/models.md).
+"""GPT-2, Hyena and THEX hybrid language models (see docs/models.md).
 
     from lolameme.models import build_model
     model = build_model("thex-tiny-3", vocab_size=V, max_seq_len=256)

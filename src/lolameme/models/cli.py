@@ -16,7 +16,7 @@ CPU_SCALE_VOCAB = 128  # a character-level vocabulary; the CPU presets take thei
 
 
 def register(app: typer.Typer) -> None:
-    """Add this room's commands to the top-level app."""
+    """Add this package's subcommands to the top-level app."""
     app.command("models")(models)
 
 

@@ -17,7 +17,7 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Add this room's commands to the top-level app."""
+    """Add this package's subcommands to the top-level app."""
     app.command("train")(train_command)
 
 

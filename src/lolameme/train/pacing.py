@@ -1,6 +1,6 @@
 """Curriculum pacing: easier stages generated from the run's own task, and gates that end them.
 
-Two measurements before the learning-recipes issue motivate this module: a curriculum
+Two measurements motivate this module: a curriculum
 over statement count lifted a tiny model's exact match tenfold, but it moved on when
 its time cap ran out, never because a stage was learned. So a stage here may say
 

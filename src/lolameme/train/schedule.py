@@ -21,7 +21,7 @@ class Counters:
     step: int = 0  # optimizer steps done
     samples: int = 0  # training samples seen (all ranks)
     tokens: int = 0  # non-padding input tokens seen (all ranks)
-    elapsed: float = 0.0  # seconds of training, over all sessions of a resumed run
+    elapsed: float = 0.0  # seconds of training, over every start of a resumed run
 
 
 @dataclass(frozen=True)

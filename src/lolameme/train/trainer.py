@@ -75,7 +75,7 @@ class TrainResult:
 def train(config: TrainConfig, *, resume: bool = False, stop_after: int | None = None) -> TrainResult:
     """Train (or with ``resume`` continue) the run described by ``config``.
 
-    ``stop_after`` ends the session after that many total steps as if interrupted, leaving a
+    ``stop_after`` ends this call after that many total steps as if interrupted, leaving a
     checkpoint to resume from (used by tests and by callers that train in slices).
     """
     trainer = Trainer(config, resume=resume)
