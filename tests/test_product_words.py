@@ -32,8 +32,8 @@ TEXT_SUFFIXES = {".py", ".md", ".yaml", ".yml", ".toml", ".txt", ".cfg", ".json"
 
 
 def shipped_files() -> list[Path]:
-    """Package source and data, docs, README, experiment specs, reports, benchmarks and tests."""
-    roots = [ROOT / "src" / "lolameme", ROOT / "docs", ROOT / "experiments", ROOT / "reports",
+    """Package source and data (experiment specs included), docs, README, reports, benchmarks and tests."""
+    roots = [ROOT / "src" / "lolameme", ROOT / "docs", ROOT / "reports",
              ROOT / "benchmarks", ROOT / "tests"]
     files = [ROOT / "README.md"]
     for root in roots:

@@ -18,7 +18,19 @@ from lolameme.errors import (
     TokenizerError,
 )
 
-__version__ = "0.1.0"
+
+
+def _installed_version() -> str:
+    """The version in the installed distribution's metadata (pyproject.toml is its one home)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lolameme")
+    except PackageNotFoundError:  # imported from a source tree that was never installed
+        return "0+unknown"
+
+
+__version__ = _installed_version()
 
 _LANG_EXPORTS = ("evaluate", "LatentRules")
 

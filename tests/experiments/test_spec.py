@@ -102,3 +102,31 @@ def test_cell_training_keys_are_recipe_then_scale(tmp_path):
                     threads=1)
     assert lola.tokenizer == "char" and [s.get("task") for s in lola.train["stages"]] == \
         [{"statement_count": 1}, {"statement_count": 2}, None]
+
+
+def test_specs_ship_inside_the_package_and_are_found_from_any_directory(tmp_path, monkeypatch):
+    from lolameme.experiments.spec import package_spec_dir
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LOLAMEME_SPECS", raising=False)
+    assert {p.parent for p in list_specs()} == {package_spec_dir()}
+    assert load_spec("thex-lola").name == "thex-lola"
+
+
+def test_user_spec_dirs_come_first_from_option_and_environment(tmp_path, monkeypatch):
+    from lolameme.experiments.spec import find_spec
+
+    mine, theirs = tmp_path / "mine", tmp_path / "theirs"
+    mine.mkdir(), theirs.mkdir()
+    raw = _raw("thex-lola")
+    (mine / "thex-lola.yaml").write_text(yaml.safe_dump({**raw, "title": "my own"}))
+    (theirs / "my-sweep.yaml").write_text(yaml.safe_dump({**raw, "name": "my-sweep"}))
+    monkeypatch.setenv("LOLAMEME_SPECS", str(theirs))
+    assert load_spec("thex-lola", [mine]).title == "my own"  # replaces the shipped spec of that name
+    assert load_spec("my-sweep").name == "my-sweep"
+    assert len(list_specs([mine])) == len(SPEC_NAMES) + 1
+    with pytest.raises(ConfigError, match="--specs .*not a directory"):
+        find_spec("thex-lola", [tmp_path / "nope"])
+    monkeypatch.setenv("LOLAMEME_SPECS", str(tmp_path / "gone"))
+    with pytest.raises(ConfigError, match=r"\$LOLAMEME_SPECS .*not a directory"):
+        list_specs()

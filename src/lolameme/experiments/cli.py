@@ -9,10 +9,13 @@ from typing import Optional
 
 import typer
 
-experiment_app = typer.Typer(help="Run the paper's experiments from specs (experiments/*.yaml) and report them.",
+experiment_app = typer.Typer(help="Run the paper's experiments from specs (shipped with the package, or your own "
+                                  "with --specs DIR / $LOLAMEME_SPECS) and report them.",
                              no_args_is_help=True)
 
-SPEC_ARG = typer.Argument(..., help="experiment name (experiments/<name>.yaml) or path to a spec file")
+SPEC_ARG = typer.Argument(..., help="experiment name (see `lolameme experiment list`) or path to a spec file")
+SPECS_OPT = typer.Option([], "--specs", help="a folder of your own specs, searched before the package's "
+                         "(repeatable; also $LOLAMEME_SPECS, separated by ':')")
 SCALE_OPT = typer.Option("tiny", "--scale", "-s", help="micro, tiny, small or paper")
 SEEDS_OPT = typer.Option(None, "--seeds", min=1, help="number of seeds, 0..N-1 (default: the scale's)")
 WORK_OPT = typer.Option(None, "--work", help="work directory (default runs/experiments/<spec>/<scale>)")
@@ -34,7 +37,7 @@ def _log(line: str) -> None:
 
 
 @experiment_app.command("list")
-def list_command() -> None:
+def list_command(specs: list[Path] = SPECS_OPT) -> None:
     """List the experiment specs found."""
     from rich.console import Console
     from rich.table import Table
@@ -42,12 +45,12 @@ def list_command() -> None:
     from lolameme.experiments.spec import list_specs, load_spec
 
     table = Table(title="experiments")
-    for column in ("name", "paper", "title", "models", "datasets", "scales"):
+    for column in ("name", "paper", "title", "models", "datasets", "scales", "file"):
         table.add_column(column)
-    for path in list_specs():
+    for path in list_specs(specs):
         spec = load_spec(path)
         table.add_row(spec.name, spec.paper, spec.title, str(len(spec.models)), str(len(spec.datasets)),
-                      ", ".join(spec.scales))
+                      ", ".join(spec.scales), str(path))
     Console().print(table)
 
 
@@ -61,6 +64,7 @@ def run_command(
     nproc: int = typer.Option(1, "--nproc", min=1, help="processes per cell: > 1 trains each cell under torchrun"),
     shard: Optional[str] = typer.Option(None, "--shard", help="i/n: run only shard i of n (1-based), e.g. 1/2 and 2/2"),
     work: Optional[Path] = WORK_OPT,
+    specs: list[Path] = SPECS_OPT,
     report: bool = typer.Option(True, "--report/--no-report", help="write the report when the run ends"),
     reports: Path = typer.Option(Path("reports"), "--reports", help="reports root folder"),
 ) -> None:
@@ -69,12 +73,12 @@ def run_command(
     from lolameme.experiments.runner import run_experiment
     from lolameme.experiments.spec import load_spec
 
-    loaded = load_spec(spec)
+    loaded = load_spec(spec, specs)
     progress = jobs == 1 and sys.stderr.isatty()
     summary = run_experiment(loaded, scale, seeds=seeds, jobs=jobs, nproc=nproc, threads=threads, shard=parse_shard(shard),
                              work=_work(loaded.name, scale, work), progress=progress, log=_log)
     if report:
-        path = _write_report(loaded, scale, seeds, _work(loaded.name, scale, work), reports)
+        path = _write_report(loaded, scale, seeds, _work(loaded.name, scale, work), reports, specs)
         _log(f"report: {path}")
     typer.echo(f"{len(summary.finished)} cell(s) finished, {summary.skipped} skipped, {summary.cells} in this shard")
 
@@ -86,6 +90,7 @@ def status_command(
     seeds: Optional[int] = SEEDS_OPT,
     shard: Optional[str] = typer.Option(None, "--shard", help="i/n: show only shard i of n"),
     work: Optional[Path] = WORK_OPT,
+    specs: list[Path] = SPECS_OPT,
 ) -> None:
     """Show which cells are done, stale (the spec changed since), running, interrupted or pending."""
     from collections import Counter
@@ -98,7 +103,7 @@ def status_command(
     from lolameme.experiments.spec import load_spec
     from lolameme.experiments.store import STATES, read_json
 
-    loaded = load_spec(spec)
+    loaded = load_spec(spec, specs)
     n_seeds = seeds or loaded.scale(scale).seeds
     all_cells = enumerate_cells(loaded, scale, seed_list(n_seeds))
     wd = keyed_work_dir(loaded, scale, _work(loaded.name, scale, work), all_cells)
@@ -127,17 +132,18 @@ def report_command(
     scale: str = SCALE_OPT,
     seeds: Optional[int] = SEEDS_OPT,
     work: Optional[Path] = WORK_OPT,
+    specs: list[Path] = SPECS_OPT,
     reports: Path = typer.Option(Path("reports"), "--reports", help="reports root folder"),
 ) -> None:
     """Write reports/<scale>/<spec>.md (+ PNG figures, results table) and the summary reports/README.md."""
     from lolameme.experiments.spec import load_spec
 
-    loaded = load_spec(spec)
-    path = _write_report(loaded, scale, seeds, _work(loaded.name, scale, work), reports)
+    loaded = load_spec(spec, specs)
+    path = _write_report(loaded, scale, seeds, _work(loaded.name, scale, work), reports, specs)
     typer.echo(str(path))
 
 
-def _write_report(spec, scale: str, seeds: Optional[int], work: Path, reports: Path) -> Path:
+def _write_report(spec, scale: str, seeds: Optional[int], work: Path, reports: Path, specs: list[Path]) -> Path:
     """Rebuild the results table from the work dir (if there is one), copy it beside the report, write both."""
     from lolameme.errors import ExperimentError
     from lolameme.experiments.cells import enumerate_cells, seed_list
@@ -161,5 +167,5 @@ def _write_report(spec, scale: str, seeds: Optional[int], work: Path, reports: P
     n_seeds = seeds or max([spec.scale(scale).seeds, *(r["seed"] + 1 for r in rows)])
     expected = len(enumerate_cells(spec, scale, seed_list(n_seeds)))
     path = write_report(spec, scale, rows, out_dir, seeds=n_seeds, expected_cells=expected)
-    write_summary(reports)
+    write_summary(reports, specs)
     return path

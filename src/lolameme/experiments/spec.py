@@ -16,7 +16,9 @@ N the 0-based layer index at the paper's depth of 18 Hyena layers; see
 from __future__ import annotations
 
 import copy
+import os
 import re
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -293,31 +295,49 @@ def _check_train_keys(spec: ExperimentSpec, where: str) -> None:
                               f"(data, out, model, tokenizer and seed are set per cell); accepted: {', '.join(sorted(accepted))}")
 
 
-def spec_dirs() -> list[Path]:
-    """Where spec names are looked up: ./experiments, then the source checkout's experiments/."""
-    here = Path.cwd() / "experiments"
-    checkout = Path(__file__).resolve().parents[3] / "experiments"
-    return list(dict.fromkeys([here, checkout]))
+#: Environment variable naming extra spec directories (``os.pathsep``-separated), searched before the package's.
+SPECS_ENV = "LOLAMEME_SPECS"
 
 
-def find_spec(name_or_path: str | Path) -> Path:
-    """A spec file from a path or a name (``thex-lola`` -> ``experiments/thex-lola.yaml``)."""
+def package_spec_dir() -> Path:
+    """The specs shipped inside the package (``lolameme/experiments/specs/``)."""
+    return Path(__file__).resolve().parent / "specs"
+
+
+def spec_dirs(extra: Sequence[str | Path] = ()) -> list[Path]:
+    """Where spec names are looked up, first match wins: ``extra`` (``--specs``), ``$LOLAMEME_SPECS``, the package.
+
+    The package's own specs come last, so a user's spec of the same name
+    replaces it; the working directory plays no part, so a name means the
+    same spec wherever the command runs.
+    """
+    env = [p for p in os.environ.get(SPECS_ENV, "").split(os.pathsep) if p]
+    for source, dirs in (("--specs", extra), (f"${SPECS_ENV}", env)):
+        for directory in dirs:
+            if not Path(directory).is_dir():
+                raise ConfigError(f"{source} {directory}: not a directory (a folder of experiment .yaml specs)")
+    return list(dict.fromkeys([*(Path(d) for d in extra), *(Path(d) for d in env), package_spec_dir()]))
+
+
+def find_spec(name_or_path: str | Path, extra: Sequence[str | Path] = ()) -> Path:
+    """A spec file from a path or a name (``thex-lola`` -> ``<spec dir>/thex-lola.yaml``)."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.is_file():
         if not path.is_file():
             raise ConfigError(f"experiment spec {path} does not exist")
         return path
-    for directory in spec_dirs():
+    dirs = spec_dirs(extra)
+    for directory in dirs:
         candidate = directory / f"{name_or_path}.yaml"
         if candidate.is_file():
             return candidate
-    known = sorted({p.stem for d in spec_dirs() if d.is_dir() for p in d.glob("*.yaml")})
+    known = sorted({p.stem for d in dirs for p in d.glob("*.yaml")})
     raise ConfigError(f"unknown experiment {str(name_or_path)!r}; known: {', '.join(known) or '(none found)'} "
-                      f"(looked in {', '.join(str(d) for d in spec_dirs())}; or pass a path to a .yaml file)")
+                      f"(looked in {', '.join(str(d) for d in dirs)}; or pass a path to a .yaml file)")
 
 
-def load_spec(name_or_path: str | Path) -> ExperimentSpec:
-    path = find_spec(name_or_path)
+def load_spec(name_or_path: str | Path, extra: Sequence[str | Path] = ()) -> ExperimentSpec:
+    path = find_spec(name_or_path, extra)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -325,10 +345,10 @@ def load_spec(name_or_path: str | Path) -> ExperimentSpec:
     return spec_from_dict(raw, where=str(path))
 
 
-def list_specs() -> list[Path]:
+def list_specs(extra: Sequence[str | Path] = ()) -> list[Path]:
     """Every spec file found in :func:`spec_dirs` (first directory wins on a name clash)."""
     found: dict[str, Path] = {}
-    for directory in spec_dirs():
+    for directory in spec_dirs(extra):
         for path in sorted(directory.glob("*.yaml")) if directory.is_dir() else []:
             found.setdefault(path.stem, path)
     return list(found.values())

@@ -8,6 +8,7 @@ and is rewritten whole each time any report is written.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from lolameme.errors import LolamemeError
@@ -20,8 +21,11 @@ from lolameme.experiments.spec import SCALES, list_specs, load_spec
 RESULTS_SUFFIX = ".results.parquet"
 
 
-def write_summary(reports_root: Path) -> Path:
-    """Rewrite ``reports_root/README.md`` from every ``<scale>/<spec>.results.parquet`` under it."""
+def write_summary(reports_root: Path, spec_dirs: Sequence[str | Path] = ()) -> Path:
+    """Rewrite ``reports_root/README.md`` from every ``<scale>/<spec>.results.parquet`` under it.
+
+    ``spec_dirs``: the user's spec folders (``--specs``), searched before the package's.
+    """
     reports_root = Path(reports_root)
     lines = ["# Experiment reports", "",
              "Each experiment of the paper at each scale we ran, with its headline findings: does the paper's "
@@ -31,7 +35,7 @@ def write_summary(reports_root: Path) -> Path:
              "*(within noise)* that the margin is within one standard deviation over seeds. "
              "Numbers are mean exact match over the seeds finished (figures: averaged over the x values every "
              "model has).", ""]
-    specs = {path.stem: path for path in list_specs()}
+    specs = {path.stem: path for path in list_specs(spec_dirs)}
     any_rows = False
     for scale in SCALES:
         folder = reports_root / scale
