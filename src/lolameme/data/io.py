@@ -163,6 +163,7 @@ class DatasetWriter:
     def finish(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         """Close every split, remove stale files of a replaced dataset, write the manifest last."""
         from lolameme import __version__
+        from lolameme.data.card import write_card
 
         if "task" not in manifest:
             raise DatasetError("manifest needs a 'task' entry")
@@ -175,6 +176,7 @@ class DatasetWriter:
         full["splits"] = splits
         if self._side_files:
             full["files"] = sorted(self._side_files)
+        write_card(self.out_dir, full)  # README.md for Hugging Face and readers, before the manifest
         write_json_atomic(self.out_dir / MANIFEST, full)
         self.finished = True
         return full
