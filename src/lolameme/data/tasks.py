@@ -1,7 +1,8 @@
 """The dataset tasks and the one interface each task module offers.
 
 A task module (``lolameme.data.generator`` for LOLAMEME programs,
-``lolameme.data.listops`` for ListOps) provides::
+``lolameme.data.listops`` for ListOps, ``lolameme.data.recall.*`` for the recall
+tasks) provides::
 
     load_config(base: Mapping, overrides: Mapping) -> pydantic.BaseModel
         # validates once, raising ConfigError naming the bad key and value
@@ -21,6 +22,9 @@ from lolameme.errors import ConfigError
 TASK_MODULES = {
     "lolameme": "lolameme.data.generator",
     "listops": "lolameme.data.listops",
+    "associative_recall": "lolameme.data.recall.associative",
+    "mqar": "lolameme.data.recall.mqar",
+    "induction_heads": "lolameme.data.recall.induction",
 }
 
 
