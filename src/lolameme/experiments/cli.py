@@ -67,12 +67,16 @@ def run_command(
     specs: list[Path] = SPECS_OPT,
     report: bool = typer.Option(True, "--report/--no-report", help="write the report when the run ends"),
     reports: Path = typer.Option(Path("reports"), "--reports", help="reports root folder"),
+    cells_per_gpu: Optional[int] = typer.Option(
+        None, "--cells-per-gpu", help="cells sharing each GPU (sets --jobs to this times the GPU count; needs CUDA)"),
 ) -> None:
     """Train and evaluate every (dataset, model, seed) cell; finished cells are skipped (resume)."""
     from lolameme.experiments.cells import parse_shard
-    from lolameme.experiments.runner import run_experiment
+    from lolameme.experiments.runner import jobs_for_cells_per_gpu, run_experiment
     from lolameme.experiments.spec import load_spec
 
+    if cells_per_gpu is not None:
+        jobs = jobs_for_cells_per_gpu(cells_per_gpu)
     loaded = load_spec(spec, specs)
     progress = jobs == 1 and sys.stderr.isatty()
     summary = run_experiment(loaded, scale, seeds=seeds, jobs=jobs, nproc=nproc, threads=threads, shard=parse_shard(shard),

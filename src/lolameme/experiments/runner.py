@@ -62,6 +62,21 @@ def gpu_count() -> int:
         return 0
 
 
+def jobs_for_cells_per_gpu(cells_per_gpu: int, gpus: int | None = None) -> int:
+    """How many cells to run side by side so that each GPU holds ``cells_per_gpu`` of them.
+
+    A tiny or small model leaves a modern GPU mostly idle, so several cells share one; the
+    runner hands GPUs to job slots round robin, so ``jobs = cells_per_gpu x GPUs`` places exactly
+    ``cells_per_gpu`` on each.
+    """
+    gpus = gpu_count() if gpus is None else gpus
+    if cells_per_gpu < 1:
+        raise ExperimentError(f"--cells-per-gpu must be at least 1, got {cells_per_gpu}")
+    if gpus == 0:
+        raise ExperimentError("--cells-per-gpu needs a CUDA device, and this machine has none; use --jobs for CPU cells")
+    return cells_per_gpu * gpus
+
+
 def run_experiment(spec: ExperimentSpec, scale: str, *, seeds: int | None = None, jobs: int = 1, nproc: int = 1,
                    threads: int | None = None, shard: tuple[int, int] | None = None, work: Path | None = None, progress: bool = False,
                    log: Callable[[str], None] = print, cell_fn: CellFn = execute_cell) -> RunSummary:
