@@ -128,7 +128,7 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
 
     run_dir = Path(cell["run_dir"])
     values = {**load_recipe(cell["recipe"]), "data": cell["data"], "out": str(run_dir / "run"), "model": cell["model"],
-              "device": "cpu", "progress": False, "seed": cell["seed"], **cell["budget"]}
+              "device": cell["device"], "progress": False, "seed": cell["seed"], **cell["budget"]}
     config = make_config(values, source=f"benchmark cell {run_dir.name}")
     load_before = load_average()
     cpu_start = resource.getrusage(resource.RUSAGE_SELF).ru_utime
@@ -137,14 +137,14 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     train_cpu = resource.getrusage(resource.RUSAGE_SELF).ru_utime - cpu_start
     train_wall = time.monotonic() - wall_start
     reports = evaluate_run(run_dir / "run", splits=[cell["split"]], settings=EvalSettings(
-        limit=cell["eval_limit"], batch_size=100, device="cpu", progress=False))
+        limit=cell["eval_limit"], batch_size=100, device=cell["device"], progress=False))
     report = reports[cell["split"]]
     import pyarrow.parquet as pq
 
     rows = pq.read_table(run_dir / "run" / "eval" / f"{cell['split']}.predictions.parquet").to_pylist()
     record = {
         "recipe": cell["recipe"], "model": cell["model"], "seed": cell["seed"], "budget": cell["budget"],
-        "threads": cell["threads"], "side_by_side": cell["jobs"], "split": cell["split"], "machine": cpu_model(),
+        "threads": cell["threads"], "side_by_side": cell["jobs"], "split": cell["split"], "machine": _machine(cell["device"]), "device": cell["device"],
         "tokenizer": config.tokenizer, "steps": result.step, "tokens": result.tokens,
         "programs": result.step * config.batch_size, "train_wall_s": round(train_wall, 1),
         "train_cpu_s": round(train_cpu, 1), "load_before": load_before, "load_after": load_average(),
@@ -156,6 +156,15 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     _write_json(Path(cell["records"]) / f"{run_dir.name}--{time.strftime('%Y%m%d-%H%M')}.json",
                 record)
     return record
+
+
+def _machine(device: str) -> str:
+    """The CPU model, or the GPU's name for a cell trained on CUDA."""
+    if device == "cuda":
+        import torch
+
+        return torch.cuda.get_device_name(0)
+    return cpu_model()
 
 
 def _write_json(path: Path, record: dict[str, Any]) -> None:
@@ -284,6 +293,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--models", default="gpt2-tiny", help="comma-separated model presets")
     p.add_argument("--minutes", type=float, default=30.0, help="wall-clock training budget per cell")
     p.add_argument("--steps", type=int, default=None, help="budget in optimizer steps instead (tests)")
+    p.add_argument("--cap-minutes", type=float, default=None,
+                   help="with --steps: also stop a cell after this many minutes (the record shows the steps reached)")
     p.add_argument("--jobs", type=int, default=1, help="cells trained side by side (1 thread each)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per cell")
     p.add_argument("--alongside", type=int, default=0,
@@ -292,6 +303,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--test-size", type=int, default=2000)
     p.add_argument("--eval-limit", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0, help="training seed of every cell")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where cells train and decode")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="generator override of the task (default: global_var_count=0)")
     p.add_argument("--runs", type=Path, default=DEFAULT_RUNS, help="where datasets and runs go (outside the repo)")
@@ -317,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     data = ensure_dataset(args.runs / f"data-{tag}-n{args.train_size}", args.train_size, args.test_size, overrides)
     split = TASK_SPLIT if overrides.get("global_var_count") == 0 else "test_with_globals"
     budget = {"steps": args.steps} if args.steps else {"time_budget": args.minutes}
+    if args.steps and args.cap_minutes:  # a step budget, cut short by wall clock on a slow or busy machine
+        budget["time_budget"] = args.cap_minutes
     cells = []
     for recipe in args.recipes.split(","):
         for model in args.models.split(","):
@@ -331,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(run_dir)
             run_dir.mkdir(parents=True)
             cells.append({"recipe": recipe, "model": model, "data": str(data), "run_dir": str(run_dir),
-                          "budget": budget, "threads": args.threads, "jobs": args.jobs + args.alongside, "seed": args.seed,
+                          "budget": budget, "device": args.device, "threads": args.threads, "jobs": args.jobs + args.alongside, "seed": args.seed,
                           "split": split, "eval_limit": args.eval_limit, "records": str(args.records)})
     print(f"[learning] {cpu_model()}, {os.cpu_count()} cores, load {load_average()}; {len(cells)} cells, "
           f"{args.jobs} side by side, {args.threads} thread(s) each", flush=True)
