@@ -41,7 +41,7 @@ from lolameme.train.batching import collate, epoch_batches, select_samples, targ
 from lolameme.train.cache import token_cache
 from lolameme.train.config import make_config
 from lolameme.train.loss import StepTotals, step_loss, token_cross_entropy
-from lolameme.train.trainer import Trainer, _fit_context
+from lolameme.train.trainer import Trainer, fit_context
 
 RESULTS = Path(__file__).resolve().parent / "results" / "train.md"
 FAMILIES = ("gpt2-tiny", "hyena-tiny", "thex-tiny-3")
@@ -62,26 +62,20 @@ def make_corpus(root: Path) -> Path:
     return data
 
 
-class _ClockedTrainer(Trainer):
-    """The trainer, noting wall and CPU clocks at each log line (the first comes after the warm-up steps)."""
-
-    marks: list[tuple[int, float, float]]
-
-    def _log_train(self) -> None:
-        self.marks.append((self.counters.tokens, time.perf_counter(), time.process_time()))
-        super()._log_train()
-
-
 def trainer_rate(data: Path, out: Path, family: str, steps: int) -> tuple[float, float]:
     """(wall, CPU-time) tokens/s of the trainer between its first and last log line."""
     config = make_config({"data": str(data), "out": str(out), "model": family, "steps": steps, "batch_size": BATCH,
                           "val_samples": 0, "log_every": WARMUP, "checkpoint_every": 10**9, "progress": False,
                           "device": "cpu", "seed": 0})
-    trainer = _ClockedTrainer(config)
-    trainer.marks = []
-    trainer.run()
+    marks = []  # wall and CPU clocks at each train log line (the first comes after the warm-up steps)
+
+    def clock(record: dict) -> None:
+        if record["event"] == "train":
+            marks.append((record["tokens"], time.perf_counter(), time.process_time()))
+
+    Trainer(config, mirrors=[clock]).run()
     shutil.rmtree(out)
-    (t0, w0, c0), (t1, w1, c1) = trainer.marks[0], trainer.marks[-1]
+    (t0, w0, c0), (t1, w1, c1) = marks[0], marks[-1]
     return (t1 - t0) / (w1 - w0), (t1 - t0) / (c1 - c0)
 
 
@@ -89,7 +83,7 @@ def bare_rates(data: Path, family: str, steps: int) -> list[tuple[float, float]]
     """(wall, CPU-time) tokens/s of fwd+bwd and of fwd+bwd+AdamW on the batches the trainer would draw."""
     tok = get_tokenizer("char")
     cache = token_cache(data, "train", tok)
-    max_seq_len = _fit_context(cache.lengths)
+    max_seq_len = fit_context(cache.lengths)
     samples, _ = select_samples(cache, np.arange(len(cache)), max_len=max_seq_len + 1, overlength="filter",
                                 sep_id=tok.sep_id)
     positions = epoch_batches(samples.lengths, BATCH, 50, 0, 0)[:steps]

@@ -17,7 +17,7 @@ from lolameme.tokenizers import get_tokenizer
 from lolameme.train import trainer as trainer_module
 from lolameme.train.config import make_config
 from lolameme.train.format import answer_from_ids, encode_sample
-from lolameme.train.pacing import curriculum_dataset, gate_rows, stage_config
+from lolameme.train.curriculum import curriculum_dataset, gate_rows, stage_config
 from lolameme.train.trainer import train
 
 MICRO = {"model": "gpt2:32*2", "model_overrides": {"n_head": 2}, "batch_size": 8, "lr": 3e-3, "warmup_steps": 2,

@@ -129,28 +129,41 @@ class Batch:
     targets: torch.Tensor  # [B, T] next token at each input position
     answer_mask: torch.Tensor  # [B, T] bool: target is an answer token (incl. <eos>)
     program_mask: torch.Tensor  # [B, T] bool: target is a program token or <sep>
+    weights: torch.Tensor | None = None  # [B, T] float: per-target loss weight (None: all 1), see collate
 
     @property
     def n_tokens(self) -> int:
         return int((self.answer_mask | self.program_mask).sum())
 
     def to(self, device: torch.device) -> Batch:
-        return Batch(*(t.to(device, non_blocking=True) for t in (self.inputs, self.targets, self.answer_mask, self.program_mask)))
+        moved = [t.to(device, non_blocking=True) for t in (self.inputs, self.targets, self.answer_mask, self.program_mask)]
+        return Batch(*moved, None if self.weights is None else self.weights.to(device, non_blocking=True))
 
 
-def collate(samples: list[tuple[np.ndarray, int]], pad_id: int) -> Batch:
-    """Pad samples ``(ids, answer_start)`` into a :class:`Batch`; input length = longest sample - 1."""
-    width = max(len(ids) for ids, _ in samples) - 1
+def collate(samples: list[tuple], pad_id: int) -> Batch:
+    """Pad samples ``(ids, answer_start)`` into a :class:`Batch`; input length = longest sample - 1.
+
+    A sample may carry a third element, per-token loss weights aligned with ``ids`` (the weight
+    of ``ids[i]`` as a target); the sample layout (:mod:`lolameme.train.format`) decides them,
+    e.g. to weigh some fields of an answer more than others. Without them every weight is 1.
+    """
+    width = max(len(s[0]) for s in samples) - 1
     tokens = np.full((len(samples), width + 1), pad_id, dtype=np.int64)
     answer = np.zeros((len(samples), width), dtype=bool)
     program = np.zeros((len(samples), width), dtype=bool)
-    for b, (ids, start) in enumerate(samples):
+    weighted = any(len(s) > 2 and s[2] is not None for s in samples)
+    weights = np.ones((len(samples), width), dtype=np.float32) if weighted else None
+    for b, sample in enumerate(samples):
+        ids, start = sample[0], sample[1]
         n = len(ids)
         tokens[b, :n] = ids
         program[b, : start - 1] = True  # targets ids[1 : start]: the program tokens and <sep>
         answer[b, start - 1 : n - 1] = True  # targets ids[start : n]: the answer and <eos>
+        if weights is not None and len(sample) > 2 and sample[2] is not None:
+            weights[b, : n - 1] = sample[2][1:n]
     tokens_t = torch.from_numpy(tokens)
-    return Batch(tokens_t[:, :-1].contiguous(), tokens_t[:, 1:].contiguous(), torch.from_numpy(answer), torch.from_numpy(program))
+    return Batch(tokens_t[:, :-1].contiguous(), tokens_t[:, 1:].contiguous(), torch.from_numpy(answer),
+                 torch.from_numpy(program), None if weights is None else torch.from_numpy(weights))
 
 
 def target_counts(lengths: np.ndarray, answer_starts: np.ndarray) -> tuple[int, int]:

@@ -12,21 +12,26 @@ Checkpoints get shared between people, so loading never runs pickled code:
 weights are safetensors, the optimizer and RNG state are loaded with
 ``torch.load(weights_only=True)`` and everything else is JSON. Every directory is
 written under a temporary name and renamed into place, so a crash leaves
-either the old checkpoint or the new one, never half of one.
+either the old checkpoint or the new one, never half of one; its ``meta.json``
+records the sha256 of the other files and the step, checked on every load.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
+import pickle
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_model, save_model
 
+from lolameme.atomic import atomic_dir
 from lolameme.errors import CheckpointError, LolamemeError
 from lolameme.tokenizers import Tokenizer, load_tokenizer
 
@@ -38,6 +43,8 @@ BEST_DIR = "best"
 WEIGHTS_FILE = "model.safetensors"
 STATE_FILE = "state.pt"
 META_FILE = "meta.json"
+FILES_KEY = "files"  # meta.json: file name -> sha256, written with the checkpoint
+STEP_KEY = "step"  # in the safetensors header and state.pt: the step the weights belong to
 
 
 @dataclass
@@ -53,13 +60,6 @@ class LoadedRun:
     def reverse_answer(self) -> bool:
         """Whether the model writes answers with reversed digits (see :mod:`lolameme.train.format`)."""
         return bool(self.config.get("train", {}).get("reverse_answer", False))
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON to a temporary name beside ``path``, then rename it over ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
 
 
 def read_json(path: Path, what: str) -> Any:
@@ -109,14 +109,13 @@ def checkpoint_dir(run_dir: Path, which: Literal["best", "last"] | int) -> Path:
     raise CheckpointError(f"checkpoint {which!r} not understood; accepted: 'best', 'last' or a step number")
 
 
-def _replace_dir(tmp: Path, final: Path) -> None:
-    """Move the finished ``tmp`` directory to ``final``; an existing ``final`` is swapped out first."""
-    old = final.with_name(f".{final.name}.old.{os.getpid()}")
-    if final.exists():
-        final.rename(old)
-    tmp.rename(final)
-    if old.exists():
-        shutil.rmtree(old)
+def file_digest(path: Path) -> str:
+    """sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def save_checkpoint(
@@ -131,46 +130,84 @@ def save_checkpoint(
     """Write weights, ``state`` (tensors and plain values only) and ``meta`` (JSON) atomically.
 
     ``best=True`` writes RUN/best (weights and meta only); otherwise RUN/checkpoints/step-<meta['step']>,
-    after which all but the newest ``keep_last`` step checkpoints are deleted.
+    after which all but the newest ``keep_last`` step checkpoints are deleted. ``meta.json`` is
+    written last and records the sha256 of every other file and the step the weights belong to,
+    so a loader can tell a checkpoint that was damaged or assembled from two steps.
     """
     run_dir = Path(run_dir)
     final = run_dir / BEST_DIR if best else run_dir / CHECKPOINTS_DIR / f"step-{meta['step']}"
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.tmp.{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    save_model(model, str(tmp / WEIGHTS_FILE))
-    if state is not None:
-        torch.save(state, tmp / STATE_FILE)
-    (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    _replace_dir(tmp, final)
+    with atomic_dir(final, replace=True) as tmp:
+        save_model(model, str(tmp / WEIGHTS_FILE), metadata={STEP_KEY: str(meta["step"])})
+        if state is not None:
+            torch.save({**state, "step": int(meta["step"])}, tmp / STATE_FILE)
+        files = {name: file_digest(tmp / name) for name in (WEIGHTS_FILE, STATE_FILE) if (tmp / name).is_file()}
+        (tmp / META_FILE).write_text(json.dumps({**meta, FILES_KEY: files}, indent=2) + "\n", encoding="utf-8")
     if not best and keep_last is not None:
         for step in checkpoint_steps(run_dir)[:-keep_last]:
             shutil.rmtree(run_dir / CHECKPOINTS_DIR / f"step-{step}", ignore_errors=True)
     return final
 
 
-def load_weights(model: torch.nn.Module, directory: Path) -> None:
-    """Load ``directory/model.safetensors`` into ``model``; shape or name mismatches raise CheckpointError."""
+def verify_checkpoint(directory: Path) -> dict[str, Any]:
+    """The checkpoint's meta, after checking its files against the sha256 digests and the step it records.
+
+    A checkpoint without recorded digests (written before they existed) is accepted as it is.
+    """
+    directory = Path(directory)
+    meta = load_meta(directory)
+    recorded = meta.get(FILES_KEY) or {}
+    if not isinstance(recorded, dict) or not isinstance(meta.get("step"), int):
+        raise CheckpointError(f"{directory / META_FILE} is not checkpoint metadata (needs an integer 'step' "
+                              f"and '{FILES_KEY}' mapping file names to sha256 digests)")
+    for name, expected in recorded.items():
+        path = directory / name
+        if name not in (WEIGHTS_FILE, STATE_FILE) or not path.is_file():
+            raise CheckpointError(f"checkpoint {directory} lists {name!r} but it is missing; the checkpoint is incomplete")
+        if file_digest(path) != expected:
+            raise CheckpointError(f"checkpoint file {path} does not match the sha256 recorded in {META_FILE}; "
+                                  "it was changed or damaged after it was written")
+    return meta
+
+
+def load_weights(model: torch.nn.Module, directory: Path, step: int | None = None) -> None:
+    """Load ``directory/model.safetensors`` into ``model``; shape or name mismatches raise CheckpointError.
+
+    With ``step``, weights that record another step (copied in from another checkpoint) are refused.
+    """
     path = Path(directory) / WEIGHTS_FILE
     if not path.is_file():
         raise CheckpointError(f"checkpoint weights {path} do not exist")
     try:
+        with safe_open(str(path), framework="pt") as handle:
+            recorded = (handle.metadata() or {}).get(STEP_KEY)
         load_model(model, str(path), strict=True)
     except Exception as exc:  # safetensors raises several kinds for corrupt or mismatched files
-        raise CheckpointError(f"cannot load weights from {path}: {exc}") from exc
+        raise CheckpointError(f"cannot load weights from {path}: {exc}") from None
+    if step is not None and recorded is not None and recorded != str(step):
+        raise CheckpointError(f"{path} holds the weights of step {recorded}, not of step {step} as its "
+                              f"checkpoint says; the checkpoint was assembled from two steps")
 
 
 def load_state(directory: Path) -> dict[str, Any]:
-    """``state.pt`` of a step checkpoint, loaded with ``weights_only=True`` (no arbitrary unpickling)."""
+    """``state.pt`` of a step checkpoint, loaded with ``weights_only=True`` (no arbitrary unpickling).
+
+    A file that would need more than tensors and plain values is refused in one line: such a
+    file can run code when unpickled, so no option here loads it.
+    """
     path = Path(directory) / STATE_FILE
     if not path.is_file():
         raise CheckpointError(f"checkpoint state {path} does not exist")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL (\S+)", str(exc))
+        what = f" (it references {found.group(1)})" if found else ""
+        raise CheckpointError(f"checkpoint state {path} holds more than tensors and plain values{what}; "
+                              "refused: loading it could run code") from None
     except Exception as exc:
-        raise CheckpointError(f"cannot load checkpoint state {path}: {exc}") from exc
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"cannot load checkpoint state {path}: {first}") from None
 
 
 def load_meta(directory: Path) -> dict[str, Any]:
@@ -204,9 +241,10 @@ def load_run(run_dir: str | Path, which: Literal["best", "last"] | int = "best")
         raise CheckpointError(
             f"{run_dir}: tokenizer has {tokenizer.vocab_size} tokens but the model only {_vocab_size(model, config)}"
         )
-    load_weights(model, directory)
+    meta = verify_checkpoint(directory)
+    load_weights(model, directory, meta["step"])
     model.eval()
-    return LoadedRun(model=model, tokenizer=tokenizer, config=config, step=int(load_meta(directory)["step"]))
+    return LoadedRun(model=model, tokenizer=tokenizer, config=config, step=meta["step"])
 
 
 def _vocab_size(model: torch.nn.Module, config: dict[str, Any]) -> int:

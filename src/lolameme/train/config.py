@@ -33,7 +33,7 @@ class Stage(_Strict):
     ``where`` keeps rows whose annotation columns match: ``{"n_statements": 2}`` (equal),
     ``{"n_statements": [1, 2]}`` (one of) or ``{"n_statements": {"min": 1, "max": 3}}`` (inclusive range).
     ``task`` trains on a generated variant of the run's dataset instead: its generator config with
-    these keys changed (``{"statement_count": 1}``), ``rows`` programs (see :mod:`lolameme.train.pacing`).
+    these keys changed (``{"statement_count": 1}``), ``rows`` programs (see :mod:`lolameme.train.curriculum`).
     The stage ends after ``steps`` optimizer steps, when the run's overall progress reaches
     ``until`` (a fraction of the budget), or -- with ``gate`` -- once teacher-forced exact match on
     held-out rows of the stage's own data reaches ``gate`` (checked every ``val_every`` steps);
@@ -131,6 +131,11 @@ class TrainConfig(_Strict):
 
 def make_config(values: dict[str, Any], *, source: str = "config") -> TrainConfig:
     """Validate ``values`` into a TrainConfig; every problem is one ConfigError naming the keys."""
+    return validate_config(values, source=source)
+
+
+def validate_config(values: dict[str, Any], *, source: str = "config") -> TrainConfig:
+    """Validate fully resolved ``values`` into a TrainConfig; every problem is one ConfigError naming the keys."""
     try:
         return TrainConfig.model_validate(values)
     except ValidationError as exc:

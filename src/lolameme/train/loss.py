@@ -41,7 +41,13 @@ def token_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Te
 def step_loss(
     ce: torch.Tensor, batch: Batch, totals: StepTotals, loss: str, answer_weight: float = 0.5
 ) -> torch.Tensor:
-    """This micro-batch's share of the step's loss (summing the shares gives the step's loss)."""
+    """This micro-batch's share of the step's loss (summing the shares gives the step's loss).
+
+    Per-token weights from the batch (``batch.weights``) scale each token's cross-entropy;
+    the means still divide by token counts, so a weight of 2 counts a token twice.
+    """
+    if batch.weights is not None:
+        ce = ce * batch.weights
     answer_sum = (ce * batch.answer_mask).sum()
     program_sum = (ce * batch.program_mask).sum()
     if loss == "answer":

@@ -11,10 +11,10 @@ one schedule.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
-@dataclass
+@dataclass(frozen=True)
 class Counters:
     """Everything the run has consumed so far; saved in every checkpoint."""
 
@@ -22,6 +22,42 @@ class Counters:
     samples: int = 0  # training samples seen (all ranks)
     tokens: int = 0  # non-padding input tokens seen (all ranks)
     elapsed: float = 0.0  # seconds of training, over every start of a resumed run
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where the run is in its data: stage, steps into the stage, epoch and batch within the epoch."""
+
+    stage: int = 0
+    stage_step: int = 0
+    epoch: int = 0
+    batch: int = 0
+
+
+@dataclass(frozen=True)
+class RunState:
+    """Counters and position together, replaced as one value after each step.
+
+    One assignment moves both, so an interrupt sees either the state before a step or the
+    state after it, never counters of one step with the position of another.
+    """
+
+    counters: Counters = Counters()
+    position: Position = Position()
+
+    def after_step(self, samples: int, tokens: int) -> RunState:
+        c, p = self.counters, self.position
+        return RunState(replace(c, step=c.step + 1, samples=c.samples + samples, tokens=c.tokens + tokens),
+                        replace(p, stage_step=p.stage_step + 1, batch=p.batch + 1))
+
+    def next_epoch(self) -> RunState:
+        return replace(self, position=replace(self.position, epoch=self.position.epoch + 1, batch=0))
+
+    def next_stage(self) -> RunState:
+        return replace(self, position=Position(stage=self.position.stage + 1))
+
+    def with_elapsed(self, elapsed: float) -> RunState:
+        return replace(self, counters=replace(self.counters, elapsed=elapsed))
 
 
 @dataclass(frozen=True)

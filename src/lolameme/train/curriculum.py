@@ -1,8 +1,13 @@
-"""Curriculum pacing: easier stages generated from the run's own task, and gates that end them.
+"""The curriculum: a run's stages, where each stage's samples come from, and what ends a stage.
 
-Two measurements motivate this module: a curriculum
-over statement count lifted a tiny model's exact match tenfold, but it moved on when
-its time cap ran out, never because a stage was learned. So a stage here may say
+A run trains through ``stages`` in order (one stage over ``data`` when none are given).
+A stage ends when its cap is reached (``steps`` of its own, or ``until``, a fraction of the
+run's budget), when its gate opens, or -- the last stage -- when the budget is spent; the
+loop learns which from a :class:`StageOutcome`.
+
+Gates exist because a curriculum over statement count lifted a tiny model's exact match
+tenfold, but it moved on when its time cap ran out, never because a stage was learned
+(docs/training.md). So a stage may say
 
 * ``task: {statement_count: 1}`` -- train on the run's dataset *configuration* with these
   generator settings changed. The stage's corpus is generated beside the run's dataset
@@ -18,21 +23,28 @@ A curriculum never makes the task harder: for the size keys in :data:`NEVER_ABOV
 a stage's value is capped at the run's own (so the ``tiny`` recipe's 4-statement stage trains
 on 3-statement programs when the run's task has 3 statements).
 
-The functions here are pure helpers; :mod:`lolameme.train.trainer` calls them.
+The module-level functions are pure helpers; :class:`Curriculum` joins them for the trainer.
 """
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lolameme.errors import ConfigError, DatasetError, TooFewProgramsError
+from lolameme.train.batching import SampleSet, select_samples
+from lolameme.train.cache import TokenCache
+from lolameme.train.config import Stage, TrainConfig
+from lolameme.train.data import check_dataset, rows_matching
 
 CURRICULUM_DIR = ".curriculum"
 #: Generator keys where a larger value is a harder task; a stage's value is capped at the run's.
@@ -115,6 +127,80 @@ def gate_rows(rows: np.ndarray, n_gate: int, seed: int) -> tuple[np.ndarray, np.
     return np.sort(rows[order[n_gate:]]), np.sort(rows[order[:n_gate]])
 
 
-def gate_passed(exact: float, gate: float | None) -> bool:
-    """Whether a stage's measured exact match opens its gate."""
-    return gate is not None and exact >= gate
+class StageOutcome(enum.Enum):
+    """Why the loop left a stage."""
+
+    DONE = "done"  # the stage's cap was reached or its gate opened: go on to the next stage
+    BUDGET_SPENT = "budget spent"  # the run's budget is used up: the run is finished
+    STOPPED = "stopped"  # stopped before the budget (``stop_after`` or Ctrl-C): resumable from its checkpoint
+
+
+@dataclass(frozen=True)
+class StageData:
+    """The samples a stage trains on, and the held-out rows its gate is measured on (if it has one)."""
+
+    samples: SampleSet
+    gate: SampleSet | None
+    data_dir: Path
+    counts: dict[str, int]  # over-length counts for the log
+
+
+class Curriculum:
+    """The stages of one run and what each trains on.
+
+    ``load_cache`` gives the token cache of a dataset directory and ``in_order`` runs a
+    function on rank 0 first (it may write files), then on the other ranks.
+    """
+
+    def __init__(self, cfg: TrainConfig, main_cache: TokenCache, main_rows: np.ndarray, max_len: int, sep_id: int,
+                 load_cache: Callable[[Path], TokenCache], in_order: Callable[[Callable[[], Any]], Any]) -> None:
+        self.cfg = cfg
+        self.stages: list[Stage] = cfg.stage_list()
+        self.main_cache, self.main_rows = main_cache, main_rows
+        self.max_len, self.sep_id = max_len, sep_id
+        self.load_cache, self.in_order = load_cache, in_order
+
+    def __len__(self) -> int:
+        return len(self.stages)
+
+    def is_last(self, index: int) -> bool:
+        return index == len(self.stages) - 1
+
+    def capped(self, index: int, stage_step: int, progress: float) -> bool:
+        """Whether stage ``index`` has used its share: its own ``steps``, or ``until`` of the budget."""
+        stage = self.stages[index]
+        if self.is_last(index):
+            return False
+        if stage.steps is not None and stage_step >= stage.steps:
+            return True
+        return stage.until is not None and progress >= stage.until
+
+    def gate_opens(self, index: int, exact: float) -> bool:
+        """Whether the measured exact match on the stage's gate rows ends stage ``index``."""
+        gate = self.stages[index].gate
+        return gate is not None and not self.is_last(index) and exact >= gate
+
+    def data(self, index: int) -> StageData:
+        """Stage ``index``'s samples: its dataset (the run's, another, or a generated variant), filtered."""
+        cfg, stage = self.cfg, self.stages[index]
+        if stage.task:
+            data_dir = self.in_order(lambda: curriculum_dataset(Path(cfg.data), stage.task, stage.rows))
+        else:
+            data_dir = Path(stage.data) if stage.data else Path(cfg.data)
+        if data_dir.resolve() == Path(cfg.data).resolve():
+            cache, rows = self.main_cache, self.main_rows
+        else:
+            check_dataset(data_dir)
+            cache = self.load_cache(data_dir)
+            rows = np.arange(len(cache))
+        matching = rows_matching(data_dir, stage.where)
+        if matching is not None:
+            rows = np.intersect1d(rows, matching)
+        gate = None
+        if stage.gate is not None:
+            rows, held = gate_rows(rows, cfg.val_samples or 256, cfg.seed + index)
+            gate, _ = select_samples(cache, held, max_len=self.max_len, overlength=cfg.overlength,
+                                     sep_id=self.sep_id, where=f"{data_dir} (gate rows)")
+        samples, counts = select_samples(cache, rows, max_len=self.max_len, overlength=cfg.overlength,
+                                         sep_id=self.sep_id, where=str(data_dir))
+        return StageData(samples, gate, data_dir, counts)
