@@ -13,7 +13,8 @@ from lolameme.cli import app
 from lolameme.errors import CheckpointError, DatasetError
 from lolameme.eval.evaluate import EvalSettings, evaluate_run
 from lolameme.models import build_model
-from lolameme.train.checkpoint import save_checkpoint, write_json_atomic
+from lolameme.atomic import atomic_write_json
+from lolameme.train.checkpoint import save_checkpoint
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def run_dir(tmp_path, tiny_dataset, char_tok):
     torch.manual_seed(0)
     model = build_model("gpt2-tiny", vocab_size=char_tok.vocab_size, max_seq_len=32)
     char_tok.save(run / "tokenizer.json")
-    write_json_atomic(run / "config.json", {"train": {"data": str(tiny_dataset), "reverse_answer": False},
+    atomic_write_json(run / "config.json", {"train": {"data": str(tiny_dataset), "reverse_answer": False},
                                             "model": model.config.to_dict(), "tokenizer": "char"})
     save_checkpoint(run, model, {"step": 7}, best=True)
     return run
