@@ -75,7 +75,7 @@ def settings_key(spec: ExperimentSpec, scale_name: str, cell) -> str:
     dataset = spec.dataset(cell.dataset)
     task, _ = dataset_overrides(dataset, scale)
     parts = {"dataset": dataset_settings(dataset, scale), "model": cell.model, "seed": cell.seed,
-             "tokenizer": scale.tokenizer.get(task), "train": {**recipe_values(scale.recipe), **scale.train},
+             "tokenizer": scale.tokenizer.get(task), "train": train_values(spec, scale_name, cell.setting),
              "splits": list(spec.splits_of(cell.dataset)), "eval_limit": scale.eval.limit}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -93,14 +93,27 @@ def recipe_values(name: str | None) -> dict[str, Any]:
     return dict(recipe) if isinstance(recipe, dict) else recipe.model_dump(exclude_unset=True)
 
 
+def train_values(spec: ExperimentSpec, scale_name: str, setting: tuple[tuple[str, Any], ...] = ()) -> dict[str, Any]:
+    """A cell's training keys: its recipe's (the setting's ``recipe``, else the scale's), the scale's, the setting's.
+
+    The sweep's values win over the scale's keys, which win over the recipe's.
+    """
+    scale = spec.scale(scale_name)
+    own = dict(setting)
+    recipe = own.pop("recipe", scale.recipe)
+    return {**recipe_values(recipe), **scale.train, **own}
+
+
 def check_training(spec: ExperimentSpec, scale_name: str) -> None:
-    """Validate the scale's training keys (recipe, then the scale's own) once, before any work starts."""
+    """Validate the training keys of every setting (recipe, scale, sweep) once, before any work starts."""
+    from lolameme.experiments.spec import setting_label
     from lolameme.train.config import make_config
 
-    scale = spec.scale(scale_name)
-    values = {**recipe_values(scale.recipe), **scale.train, "data": "DATA", "out": "OUT"}
-    make_config(values, source=f"training settings of experiment {spec.name!r} at scale {scale_name!r} "
-                               f"(recipe {scale.recipe!r}, then scales.{scale_name}.train)")
+    for setting in spec.settings():
+        where = f" with sweep setting {setting_label(setting)}" if setting else ""
+        make_config({**train_values(spec, scale_name, setting), "data": "DATA", "out": "OUT"},
+                    source=f"training settings of experiment {spec.name!r} at scale {scale_name!r}{where} "
+                           f"(recipe, then scales.{scale_name}.train, then the sweep)")
 
 
 @dataclass(frozen=True)
@@ -118,27 +131,31 @@ class CellJob:
     run_dir: Path
     tokenizer: str
     splits: tuple[str, ...]
-    train: dict[str, Any] = field(default_factory=dict)  # recipe keys, then the scale's train keys
+    train: dict[str, Any] = field(default_factory=dict)  # recipe keys, then the scale's train keys, then the sweep's
     eval_limit: int | None = None
     eval_batch_size: int = 64
     threads: int = 1
     gpus: tuple[int, ...] = ()  # GPU indices for this cell (empty: CPU, or the default device)
     nproc: int = 1  # processes per cell: > 1 runs the cell under torchrun (data parallel)
     progress: bool = False
+    log_to: tuple[str, ...] = ()  # trackers mirroring the run's metrics.jsonl (tensorboard, wandb)
 
     def to_json(self) -> dict[str, Any]:
         values = {k: getattr(self, k) for k in self.__dataclass_fields__}
         return {**values, "data_dir": str(self.data_dir), "run_dir": str(self.run_dir), "splits": list(self.splits),
-                "gpus": list(self.gpus)}
+                "gpus": list(self.gpus), "log_to": list(self.log_to)}
 
     @classmethod
     def from_json(cls, values: dict[str, Any]) -> CellJob:
         return cls(**{**values, "data_dir": Path(values["data_dir"]), "run_dir": Path(values["run_dir"]),
-                      "splits": tuple(values["splits"]), "gpus": tuple(values["gpus"])})
+                      "splits": tuple(values["splits"]), "gpus": tuple(values["gpus"]),
+                      "log_to": tuple(values.get("log_to", ()))})
 
 
 def make_job(spec: ExperimentSpec, scale_name: str, cell, data_dir: Path, run_dir: Path, *,
-             threads: int, gpus: tuple[int, ...] = (), nproc: int = 1, progress: bool = False) -> CellJob:
+             threads: int, gpus: tuple[int, ...] = (), nproc: int = 1, progress: bool = False,
+             log_to: tuple[str, ...] | None = None) -> CellJob:
+    """The job of one cell; ``log_to`` (None: the scale's ``log_to``) names the trackers to mirror metrics to."""
     scale = spec.scale(scale_name)
     task, _ = dataset_overrides(spec.dataset(cell.dataset), scale)
     if task not in scale.tokenizer:
@@ -147,9 +164,9 @@ def make_job(spec: ExperimentSpec, scale_name: str, cell, data_dir: Path, run_di
     return CellJob(
         spec=spec.name, scale=scale_name, cell_id=cell.id, dataset=cell.dataset, x=spec.dataset(cell.dataset).x,
         model=cell.model, seed=cell.seed, data_dir=data_dir, run_dir=run_dir, tokenizer=scale.tokenizer[task],
-        splits=tuple(spec.splits_of(cell.dataset)), train={**recipe_values(scale.recipe), **scale.train},
+        splits=tuple(spec.splits_of(cell.dataset)), train=train_values(spec, scale_name, cell.setting),
         eval_limit=scale.eval.limit, eval_batch_size=scale.eval.batch_size, threads=threads, gpus=gpus,
-        nproc=nproc, progress=progress,
+        nproc=nproc, progress=progress, log_to=tuple(scale.log_to if log_to is None else log_to),
     )
 
 

@@ -1,19 +1,22 @@
-"""Cells: the (dataset, model, seed) units an experiment trains and evaluates.
+"""Cells: the (dataset, model, setting, seed) units an experiment trains and evaluates.
 
-A cell is identified by its dataset id, its *scaled* model preset and its seed,
-so paper models that map onto one scaled model share their cells. The order
-of :func:`enumerate_cells` is the spec's order (datasets, then models, then
-seeds) and does not depend on the machine, so ``--shard i/n`` (every n-th
-cell from the i-th) splits the same list the same way everywhere.
+A cell is identified by its dataset id, its *scaled* model preset, its setting
+(one combination of the spec's sweep axes over training keys; none without a
+sweep) and its seed, so paper models that map onto one scaled model share
+their cells. The order of :func:`enumerate_cells` is the spec's order
+(datasets, then models, then settings, then seeds) and does not depend on the
+machine, so ``--shard i/n`` (every n-th cell from the i-th) splits the same
+list the same way everywhere.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from lolameme.errors import ConfigError
 from lolameme.experiments.models import model_mapping
-from lolameme.experiments.spec import ExperimentSpec
+from lolameme.experiments.spec import ExperimentSpec, setting_label
 
 
 @dataclass(frozen=True, order=True)
@@ -21,11 +24,13 @@ class Cell:
     dataset: str
     model: str  # model-zoo preset at the experiment's scale
     seed: int
+    setting: tuple[tuple[str, Any], ...] = ()  # (train key, value) of each sweep axis
 
     @property
     def id(self) -> str:
-        """Directory name of the cell: ``<dataset>--<model>--s<seed>``."""
-        return f"{self.dataset}--{self.model}--s{self.seed}"
+        """Directory name of the cell: ``<dataset>--<model>--s<seed>``, or ``<dataset>--<model>--<setting>--s<seed>``."""
+        label = setting_label(self.setting)
+        return f"{self.dataset}--{self.model}--{label + '--' if label else ''}s{self.seed}"
 
 
 def seed_list(n_seeds: int) -> list[int]:
@@ -36,9 +41,10 @@ def seed_list(n_seeds: int) -> list[int]:
 
 
 def enumerate_cells(spec: ExperimentSpec, scale: str, seeds: list[int]) -> list[Cell]:
-    """Every cell of ``spec`` at ``scale``: datasets x distinct scaled models x seeds."""
+    """Every cell of ``spec`` at ``scale``: datasets x distinct scaled models x settings x seeds."""
     presets = list(dict.fromkeys(model_mapping(spec.models, spec.scale(scale).models).values()))
-    return [Cell(d.id, model, seed) for d in spec.datasets_at(scale) for model in presets for seed in seeds]
+    return [Cell(d.id, model, seed, setting) for d in spec.datasets_at(scale) for model in presets
+            for setting in spec.settings() for seed in seeds]
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:

@@ -59,12 +59,21 @@ def run_command(
     spec: str = SPEC_ARG,
     scale: str = SCALE_OPT,
     seeds: Optional[int] = SEEDS_OPT,
-    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="cells side by side (threads split between them; one GPU each)"),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads per cell (default cores // jobs)"),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
+                                       help="cells side by side (local default 1: threads split between them, one GPU "
+                                            "each; Ray: cells in flight, default all)"),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1,
+                                          help="torch threads per cell (local default cores // jobs; Ray default 1, "
+                                               "the CPUs each task asks for)"),
     nproc: int = typer.Option(1, "--nproc", min=1, help="processes per cell: > 1 trains each cell under torchrun"),
     shard: Optional[str] = typer.Option(None, "--shard", help="i/n: run only shard i of n (1-based), e.g. 1/2 and 2/2"),
     work: Optional[Path] = WORK_OPT,
     specs: list[Path] = SPECS_OPT,
+    backend: str = typer.Option("local", "--backend", help="local (processes of this machine) or ray (one Ray task per cell)"),
+    address: Optional[str] = typer.Option(None, "--address", help="with --backend ray: HOST:PORT of a running Ray "
+                                          "cluster's head (default: start a local one)"),
+    log_to: Optional[str] = typer.Option(None, "--log-to", help="mirror each cell's metrics to tensorboard and/or "
+                                         "wandb (comma-separated; default: the scale's log_to)"),
     report: bool = typer.Option(True, "--report/--no-report", help="write the report when the run ends"),
     reports: Path = typer.Option(Path("reports"), "--reports", help="reports root folder"),
     cells_per_gpu: Optional[int] = typer.Option(
@@ -75,12 +84,19 @@ def run_command(
     from lolameme.experiments.runner import jobs_for_cells_per_gpu, run_experiment
     from lolameme.experiments.spec import load_spec
 
+    from lolameme.errors import ExperimentError
+    from lolameme.train.tracking import parse_log_to
+
+    if address and backend != "ray":
+        raise ExperimentError("--address names a Ray cluster; add --backend ray")
+
     if cells_per_gpu is not None:
         jobs = jobs_for_cells_per_gpu(cells_per_gpu)
     loaded = load_spec(spec, specs)
-    progress = jobs == 1 and sys.stderr.isatty()
+    progress = backend == "local" and (jobs or 1) == 1 and sys.stderr.isatty()
     summary = run_experiment(loaded, scale, seeds=seeds, jobs=jobs, nproc=nproc, threads=threads, shard=parse_shard(shard),
-                             work=_work(loaded.name, scale, work), progress=progress, log=_log)
+                             work=_work(loaded.name, scale, work), progress=progress, log=_log, backend=backend,
+                             address=address, log_to=None if log_to is None else parse_log_to(log_to))
     if report:
         path = _write_report(loaded, scale, seeds, _work(loaded.name, scale, work), reports, specs)
         _log(f"report: {path}")

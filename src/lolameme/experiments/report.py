@@ -18,7 +18,7 @@ from lolameme.experiments.backend import dataset_overrides
 from lolameme.experiments.claims import Scores, check, majority_baseline, paper_mean, target_scores
 from lolameme.experiments.models import describe_mapping, model_mapping
 from lolameme.experiments.results import Aggregate, aggregate, slice_means
-from lolameme.experiments.spec import Column, ExperimentSpec, Figure
+from lolameme.experiments.spec import Column, ExperimentSpec, Figure, setting_label
 
 #: Annotation columns whose slices explain a result, in order of preference (design.md).
 SLICE_COLUMNS = ("uses_globals", "hops", "n_global_reads", "n_latent", "language", "depth", "n_ops")
@@ -76,6 +76,10 @@ def _setup(spec: ExperimentSpec, scale: str, mapping: dict[str, str], rows: list
     tokenizers = ", ".join(f"`{s.tokenizer[t]}`" for t in sorted(tasks) if t in s.tokenizer)
     lines += [f"\nTraining: tokenizer {tokenizers}, {recipe}settings {json.dumps(s.train)}; "
               f"evaluation: {json.dumps(s.eval.model_dump())}.", ""]
+    if spec.sweep:
+        axes = "; ".join(f"`{k}` in {json.dumps(v)}" for k, v in spec.sweep.items())
+        lines += [f"Sweep over training keys: {axes} ({len(spec.settings())} settings, each reported on its own "
+                  "below; a setting's values override the recipe's and the scale's).", ""]
     return lines
 
 
@@ -316,25 +320,41 @@ def _compute(spec: ExperimentSpec, mapping: dict[str, str], rows: list[dict]) ->
 
 def write_report(spec: ExperimentSpec, scale: str, rows: list[dict[str, Any]], out_dir: Path, *,
                  seeds: int, expected_cells: int) -> Path:
-    """Write ``out_dir/<spec>.md`` and its PNG figures; return the Markdown path."""
+    """Write ``out_dir/<spec>.md`` and its PNG figures; return the Markdown path.
+
+    A spec with a sweep gets the results sections once per setting (``lr=0.001``),
+    each read from that setting's rows only, so seeds are never averaged across settings.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     mapping = model_mapping(spec.models, spec.scale(scale).models)
     rows = [r for r in rows if r["dataset"] in {d.id for d in spec.datasets_at(scale)}]
     lines = [_heading(spec, scale), ""]
     lines += _setup(spec, scale, mapping, rows, expected_cells, seeds)
-    lines += _signal(spec, mapping, rows)
-    if spec.table:
-        lines += _table(spec, mapping, rows, seeds)
-    for figure in spec.figures:
-        png = f"{spec.name}-{figure.id}.png"
-        plot_figure(spec, scale, figure, mapping, rows, out_dir / png)
-        lines += _figure_section(spec, scale, figure, mapping, rows, png, seeds)
-    lines += _claims(spec, mapping, rows)
-    lines += _slices(spec, scale, mapping, rows)
-    lines += _compute(spec, mapping, rows)
+    for setting in spec.settings():
+        label = setting_label(setting)
+        if label:
+            lines += [f"# Setting `{label}`", ""]
+        own = [r for r in rows if (r.get("setting") or "") == label]
+        lines += _results(spec, scale, mapping, own, out_dir, seeds, label)
     path = out_dir / f"{spec.name}.md"
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def _results(spec: ExperimentSpec, scale: str, mapping: dict[str, str], rows: list[dict], out_dir: Path,
+             seeds: int, label: str) -> list[str]:
+    """Signal, table, figures, claims, slices and compute of one setting's rows."""
+    lines = _signal(spec, mapping, rows)
+    if spec.table:
+        lines += _table(spec, mapping, rows, seeds)
+    for figure in spec.figures:
+        png = f"{spec.name}-{figure.id}{'-' + label.replace(',', '-') if label else ''}.png"
+        plot_figure(spec, scale, figure, mapping, rows, out_dir / png)
+        lines += _figure_section(spec, scale, figure, mapping, rows, png, seeds)
+    lines += _claims(spec, mapping, rows)
+    lines += _slices(spec, scale, mapping, rows)
+    lines += _compute(spec, mapping, rows)
+    return lines

@@ -21,13 +21,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lolameme.errors import ExperimentError
+from lolameme.experiments.spec import setting_label
 
 SCORE_COLUMNS = ("n", "exact_match", "majority_baseline", "majority_answer", "token_accuracy", "token_loss")
 COMPUTE_COLUMNS = ("train_seconds", "eval_seconds", "steps", "tokens", "parameters", "threads", "processes", "device")
 
 SCHEMA = pa.schema([
     ("spec", pa.string()), ("scale", pa.string()), ("cell", pa.string()), ("dataset", pa.string()),
-    ("x", pa.float64()), ("model", pa.string()), ("seed", pa.int64()), ("split", pa.string()),
+    ("x", pa.float64()), ("model", pa.string()), ("setting", pa.string()),  # sweep values: "lr=0.001" ("" for none)
+    ("seed", pa.int64()), ("split", pa.string()),
     ("n", pa.int64()), ("exact_match", pa.float64()), ("majority_baseline", pa.float64()),
     ("majority_answer", pa.string()), ("token_accuracy", pa.float64()), ("token_loss", pa.float64()),
     ("slices", pa.string()),  # JSON: column -> [{value, n, exact_match, majority_baseline, ...}]
@@ -45,6 +47,7 @@ def result_rows(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     for split, scores in result["splits"].items():
         row = {key: result.get(key) for key in ("spec", "scale", "cell", "dataset", "x", "model", "seed",
                                                 "package_version", "finished")}
+        row["setting"] = setting_label(result.get("setting") or {})
         row["split"] = split
         row.update({key: scores.get(key) for key in SCORE_COLUMNS})
         row["slices"] = json.dumps(scores.get("slices", {}))

@@ -1,12 +1,15 @@
 """Run an experiment: its datasets once, then every pending cell, ``jobs`` at a time.
 
 Resuming is the normal way to run: cells with a result are skipped, an
-interrupted cell (claim of a dead process, or a run directory without a
-result) is wiped and redone, and a failed cell is released so the next run
-retries it. With ``jobs`` > 1 cells run side by side in worker processes, each
-limited to ``cores // jobs`` torch threads (or given one GPU each, round
-robin, when GPUs are present). With ``nproc`` > 1 each cell itself runs
-under ``torchrun`` in that many data-parallel processes (one GPU each).
+interrupted cell (expired claim, or a run directory without a result) is
+wiped and redone, and a failed cell is released so the next run retries it.
+With ``jobs`` > 1 cells run side by side in worker processes, each limited to
+``cores // jobs`` torch threads (or given one GPU each, round robin, when GPUs
+are present). With ``nproc`` > 1 each cell itself runs under ``torchrun`` in
+that many data-parallel processes (one GPU each). With the Ray backend each
+cell is a Ray task (:mod:`lolameme.experiments.ray_backend`). Whatever runs a
+cell, this process claims it, keeps its claim's heartbeat fresh, and writes
+its result: the work directory stays the one record of what is done.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -25,11 +29,13 @@ from lolameme.errors import ExperimentError, LolamemeError
 from lolameme.experiments.backend import CellJob, check_training, execute_cell, make_job, prepare_dataset, settings_key
 from lolameme.experiments.cells import Cell, enumerate_cells, seed_list, select_shard
 from lolameme.experiments.models import describe_mapping, model_mapping
+from lolameme.experiments.ray_backend import connect_ray, ray_submitter
 from lolameme.experiments.results import build_table, write_table
 from lolameme.experiments.spec import ExperimentSpec
-from lolameme.experiments.store import WorkDir, default_work_dir
+from lolameme.experiments.store import Heartbeat, WorkDir, default_work_dir
 
 CellFn = Callable[[CellJob], dict[str, Any]]
+BACKENDS = ("local", "ray")
 
 
 @dataclass
@@ -77,23 +83,30 @@ def jobs_for_cells_per_gpu(cells_per_gpu: int, gpus: int | None = None) -> int:
     return cells_per_gpu * gpus
 
 
-def run_experiment(spec: ExperimentSpec, scale: str, *, seeds: int | None = None, jobs: int = 1, nproc: int = 1,
-                   threads: int | None = None, shard: tuple[int, int] | None = None, work: Path | None = None, progress: bool = False,
-                   log: Callable[[str], None] = print, cell_fn: CellFn = execute_cell) -> RunSummary:
+def run_experiment(spec: ExperimentSpec, scale: str, *, seeds: int | None = None, jobs: int | None = None,
+                   nproc: int = 1, threads: int | None = None, shard: tuple[int, int] | None = None,
+                   work: Path | None = None, progress: bool = False, log: Callable[[str], None] = print,
+                   cell_fn: CellFn = execute_cell, backend: str = "local", address: str | None = None,
+                   log_to: tuple[str, ...] | None = None) -> RunSummary:
     """Run every pending cell of ``spec`` at ``scale`` (of one shard) and rebuild the results table.
 
-    ``threads`` is torch's thread count per cell (default: cores // jobs). On a
-    busy machine one thread per job is far faster than oversubscribed threads.
-    ``cell_fn`` is the function a cell runs (train + evaluate); tests pass a
-    cheap one to exercise resuming and sharding without training.
+    ``backend`` "local" runs ``jobs`` cells side by side in worker processes of
+    this machine (default 1, in this process); "ray" runs each cell as a Ray task
+    on the cluster at ``address`` (a local one when None), ``jobs`` capping the
+    cells in flight (default: every pending cell, Ray queues them by resources).
+    ``threads`` is torch's thread count per cell (local default: cores // jobs;
+    Ray default 1, also the CPUs a task asks for). ``cell_fn`` is the function a
+    cell runs (train + evaluate); tests pass a cheap one.
     """
-    if jobs < 1 or nproc < 1 or (threads is not None and threads < 1):
+    if backend not in BACKENDS:
+        raise ExperimentError(f"--backend {backend!r}: accepted: {', '.join(BACKENDS)}")
+    if (jobs is not None and jobs < 1) or nproc < 1 or (threads is not None and threads < 1):
         raise ExperimentError(f"--jobs, --nproc and --threads must be at least 1, got {jobs}, {nproc}, {threads}")
     scale_cfg = spec.scale(scale)
     if cell_fn is execute_cell:
         check_training(spec, scale)
-    n_seeds = seeds or scale_cfg.seeds
-    all_cells = enumerate_cells(spec, scale, seed_list(n_seeds))
+    ray = connect_ray(address, log) if backend == "ray" else None  # fail on a bad address before any work
+    all_cells = enumerate_cells(spec, scale, seed_list(seeds or scale_cfg.seeds))
     wd = keyed_work_dir(spec, scale, Path(work) if work is not None else default_work_dir(spec.name, scale), all_cells)
     cells = select_shard(all_cells, shard)
     log(describe_mapping(model_mapping(spec.models, scale_cfg.models), scale_cfg.models))
@@ -101,30 +114,39 @@ def run_experiment(spec: ExperimentSpec, scale: str, *, seeds: int | None = None
     pending = [c for c in cells if states[c.id] not in ("done", "running")]
     stale = sum(1 for c in pending if states[c.id] == "stale")
     summary = RunSummary(cells=len(cells), skipped=len(cells) - len(pending), work=wd.root)
+    slots = jobs or (max(1, len(pending)) if ray else 1)
     shard_text = f" (shard {shard[0]}/{shard[1]})" if shard else ""
+    where = f"on Ray, up to {slots} in flight" if ray else f"{slots} job(s)"
     log(f"{spec.name} at {scale}{shard_text}: {len(cells)} cells, {summary.skipped} done or running elsewhere, "
-        f"{len(pending)} to run ({stale} stale: the spec changed since they ran), {jobs} job(s); work dir {wd.root}")
+        f"{len(pending)} to run ({stale} stale: the spec changed since they ran), {where}; work dir {wd.root}")
 
-    needed = list(dict.fromkeys(c.dataset for c in pending))
-    for dataset_id in needed:
+    for dataset_id in dict.fromkeys(c.dataset for c in pending):
         out = wd.dataset_dir(dataset_id)
-        if prepare_dataset(spec.dataset(dataset_id), scale_cfg, out, workers=max(1, min(jobs, cpu_cores())),
+        if prepare_dataset(spec.dataset(dataset_id), scale_cfg, out, workers=max(1, min(slots, cpu_cores())),
                            progress=progress):
             log(f"generated dataset {dataset_id} -> {out}")
 
-    threads = threads or max(1, cpu_cores() // jobs)
-    gpus = gpu_count()
+    threads = threads or (1 if ray else max(1, cpu_cores() // slots))
+    gpus = 0 if ray else gpu_count()  # on Ray, a task sees only the GPUs Ray gave it
 
     def job_for(cell: Cell, slot: int, show: bool) -> CellJob:
         devices = tuple((slot * nproc + k) % gpus for k in range(nproc)) if gpus else ()
         return make_job(spec, scale, cell, wd.dataset_dir(cell.dataset), wd.run_dir(cell), threads=threads,
-                        gpus=devices, nproc=nproc, progress=show)
+                        gpus=devices, nproc=nproc, progress=show, log_to=log_to)
 
-    if jobs == 1:
-        for cell in pending:
-            _run_one(wd, cell, lambda c: job_for(c, 0, progress), cell_fn, summary, log)
-    else:
-        _run_pool(wd, pending, jobs, lambda c, slot: job_for(c, slot, False), cell_fn, summary, log)
+    clock = CellClock(total=len(cells), done=sum(states[c.id] == "done" for c in cells), slots=slots)
+    with Heartbeat(wd) as heart:
+        book = _Book(wd, summary, log, clock, heart)
+        if ray is not None:
+            submit = ray_submitter(ray, cell_fn, threads, nproc)
+            _run_futures(book, pending, slots, lambda cell, slot: submit(job_for(cell, slot, False)))
+        elif slots == 1:
+            for cell in pending:
+                _run_one(book, cell, lambda c: job_for(c, 0, progress), cell_fn)
+        else:
+            context = multiprocessing.get_context("spawn")  # fresh interpreters: no inherited torch thread pools
+            with ProcessPoolExecutor(max_workers=slots, mp_context=context) as pool:
+                _run_futures(book, pending, slots, lambda cell, slot: pool.submit(cell_fn, job_for(cell, slot, False)))
 
     write_table(build_table(wd.results()), wd.results_table())
     log(f"{len(summary.finished)} cell(s) finished, {len(summary.failed)} failed; results table {wd.results_table()}")
@@ -134,30 +156,103 @@ def run_experiment(spec: ExperimentSpec, scale: str, *, seeds: int | None = None
     return summary
 
 
-def _run_one(wd: WorkDir, cell: Cell, job_for: Callable[[Cell], CellJob], cell_fn: CellFn, summary: RunSummary,
-             log) -> None:
-    if not wd.claim(cell):
-        summary.skipped += 1
+@dataclass
+class CellClock:
+    """Cells done, running and left in this shard, and an ETA from the cells finished so far."""
+
+    total: int
+    done: int  # including cells finished before this run
+    slots: int  # cells that can run at once
+    failed: int = 0
+    running: dict[str, float] = field(default_factory=dict)  # cell id -> start (monotonic)
+    durations: list[float] = field(default_factory=list)
+
+    def start(self, cell: Cell) -> None:
+        self.running[cell.id] = time.monotonic()
+
+    def stop(self, cell: Cell, ok: bool) -> None:
+        started = self.running.pop(cell.id, None)
+        if ok:
+            self.done += 1
+            if started is not None:
+                self.durations.append(time.monotonic() - started)
+        else:
+            self.failed += 1
+
+    def line(self) -> str:
+        left = max(0, self.total - self.done - self.failed - len(self.running))
+        failed = f", {self.failed} failed" if self.failed else ""
+        head = f"[{self.done} done, {len(self.running)} running, {left} left of {self.total}{failed}"
+        if not left and not self.running:
+            return head + "]"
+        if not self.durations:
+            return head + "; ETA after the first cell finishes]"
+        mean = sum(self.durations) / len(self.durations)
+        now = time.monotonic()
+        work = left * mean + sum(max(mean - (now - t), 0.0) for t in self.running.values())
+        return head + f"; ETA {_duration(work / max(1, min(self.slots, left + len(self.running))))}]"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = seconds / 60
+    return f"{minutes:.0f} min" if minutes < 90 else f"{int(minutes // 60)} h {minutes % 60:.0f} min"
+
+
+@dataclass
+class _Book:
+    """The bookkeeping every backend shares: claim, heartbeat, result marker, counts and log lines."""
+
+    wd: WorkDir
+    summary: RunSummary
+    log: Callable[[str], None]
+    clock: CellClock
+    heart: Heartbeat
+
+    def start(self, cell: Cell, where: str = "") -> bool:
+        if not self.wd.claim(cell):
+            self.summary.skipped += 1
+            self.clock.total -= 1  # another process has it: not ours to count
+            return False
+        self.heart.hold(cell)
+        self.clock.start(cell)
+        self.log(f"cell {cell.id}: training{where} {self.clock.line()}")
+        return True
+
+    def finish(self, cell: Cell, result: dict[str, Any]) -> None:
+        self.heart.drop(cell)
+        self.wd.finish(cell, result)
+        self.summary.finished.append(cell.id)
+        self.clock.stop(cell, ok=True)
+        self.log(f"cell {cell.id}: done {_scores_line(result)} {self.clock.line()}")
+
+    def fail(self, cell: Cell, exc: BaseException) -> None:
+        self.heart.drop(cell)
+        self.wd.release(cell)
+        exc = getattr(exc, "cause", None) or exc  # a Ray task error wraps the cell's own
+        self.summary.failed[cell.id] = f"{type(exc).__name__}: {exc}"
+        self.clock.stop(cell, ok=False)
+        self.log(f"cell {cell.id}: failed: {type(exc).__name__}: {exc} {self.clock.line()}")
+
+
+def _run_one(book: _Book, cell: Cell, job_for: Callable[[Cell], CellJob], cell_fn: CellFn) -> None:
+    if not book.start(cell):
         return
-    log(f"cell {cell.id}: training")
     try:
         result = cell_fn(job_for(cell))
     except LolamemeError as exc:
-        wd.release(cell)
-        summary.failed[cell.id] = f"{type(exc).__name__}: {exc}"
-        log(f"cell {cell.id}: failed: {type(exc).__name__}: {exc}")
+        book.fail(cell, exc)
         return
     except Exception as exc:  # a bug: show it, keep the other cells going
-        wd.release(cell)
         traceback.print_exc(file=sys.stderr)
-        summary.failed[cell.id] = f"{type(exc).__name__}: {exc}"
+        book.fail(cell, exc)
         return
     except BaseException:  # Ctrl-C: the run directory stays, so the next run redoes the cell
-        wd.release(cell)
+        book.heart.drop(cell)
+        book.wd.release(cell)
         raise
-    wd.finish(cell, result)
-    summary.finished.append(cell.id)
-    log(f"cell {cell.id}: done " + _scores_line(result))
+    book.finish(cell, result)
 
 
 def _scores_line(result: dict[str, Any]) -> str:
@@ -165,41 +260,33 @@ def _scores_line(result: dict[str, Any]) -> str:
                     for split, scores in result.get("splits", {}).items())
 
 
-def _run_pool(wd: WorkDir, pending: list[Cell], jobs: int, job_for: Callable[[Cell, int], CellJob],
-              cell_fn: CellFn, summary: RunSummary, log) -> None:
-    """Keep ``jobs`` cells in flight; claim each just before it starts, so other processes can share the list."""
-    context = multiprocessing.get_context("spawn")  # fresh interpreters: no inherited torch thread pools
+def _run_futures(book: _Book, pending: list[Cell], slots: int, submit: Callable[[Cell, int], Future]) -> None:
+    """Keep ``slots`` cells in flight; claim each just before it starts, so other processes can share the list."""
     queue = list(pending)
     running: dict[Future, tuple[Cell, int]] = {}
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        try:
-            while queue or running:
-                free_slots = [s for s in range(jobs) if s not in {slot for _, slot in running.values()}]
-                while queue and free_slots:
-                    cell = queue.pop(0)
-                    if not wd.claim(cell):
-                        summary.skipped += 1
-                        continue
-                    slot = free_slots.pop(0)
-                    log(f"cell {cell.id}: training (job {slot})")
-                    running[pool.submit(cell_fn, job_for(cell, slot))] = (cell, slot)
-                if not running:
-                    break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    cell, _ = running.pop(future)
-                    try:
-                        result = future.result()
-                    except Exception as exc:  # LolamemeError or a bug, raised in the worker
-                        wd.release(cell)
-                        summary.failed[cell.id] = f"{type(exc).__name__}: {exc}"
-                        log(f"cell {cell.id}: failed: {type(exc).__name__}: {exc}")
-                        continue
-                    wd.finish(cell, result)
-                    summary.finished.append(cell.id)
-                    log(f"cell {cell.id}: done " + _scores_line(result))
-        except BaseException:
-            for future, (cell, _) in running.items():
-                future.cancel()
-                wd.release(cell)
-            raise
+    try:
+        while queue or running:
+            free_slots = [s for s in range(slots) if s not in {slot for _, slot in running.values()}]
+            while queue and free_slots:
+                cell = queue.pop(0)
+                if not book.start(cell, f" (job {free_slots[0]})"):
+                    continue
+                slot = free_slots.pop(0)
+                running[submit(cell, slot)] = (cell, slot)
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                cell, _ = running.pop(future)
+                try:
+                    result = future.result()
+                except Exception as exc:  # LolamemeError or a bug, raised in the worker
+                    book.fail(cell, exc)
+                    continue
+                book.finish(cell, result)
+    except BaseException:
+        for future, (cell, _) in running.items():
+            future.cancel()
+            book.heart.drop(cell)
+            book.wd.release(cell)
+        raise

@@ -41,6 +41,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_VALUE = re.compile(r"^[A-Za-z0-9_.+-]+$")
+
+
+def format_value(value: Any) -> str:
+    """How a sweep value is written in a cell's name: ``0.001``, ``true``, ``tiny``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def setting_label(setting: tuple[tuple[str, Any], ...] | dict[str, Any]) -> str:
+    """``lr=0.001,recipe=tiny`` (empty for no sweep): names a setting in cell ids and reports."""
+    items = setting.items() if isinstance(setting, dict) else setting
+    return ",".join(f"{key}={format_value(value)}" for key, value in items)
+
+
 def _check_id(value: str, what: str) -> str:
     if not _ID.match(value):
         raise ValueError(f"{what} {value!r} must be lower-case letters, digits, '_', '.', '-' (it names a directory)")
@@ -153,8 +171,19 @@ class Scale(_Strict):
     recipe: str | None = None
     train: dict[str, Any] = Field(default_factory=dict)  # TrainConfig keys
     eval: EvalScale = Field(default_factory=EvalScale)
+    log_to: list[str] = Field(default_factory=list)  # trackers mirroring each cell's metrics: tensorboard, wandb
     shrunk: str | None = None  # how the task differs from the paper's at this scale (first line of the report)
     note: str | None = None
+
+    @field_validator("log_to", mode="before")
+    @classmethod
+    def _trackers(cls, value: Any) -> list[str]:
+        from lolameme.train.tracking import parse_log_to
+
+        try:
+            return list(parse_log_to(value, where="log_to"))
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class ExperimentSpec(_Strict):
@@ -167,6 +196,9 @@ class ExperimentSpec(_Strict):
     table: Table | None = None
     figures: list[Figure] = Field(default_factory=list)
     claims: list[Claim] = Field(default_factory=list)
+    # axes over training keys ({lr: [0.001, 0.003], recipe: [tiny, plain]}): every combination is a
+    # setting, and each (dataset, model, setting, seed) is a cell
+    sweep: dict[str, list[Any]] = Field(default_factory=dict)
     scales: dict[str, Scale]
 
     @field_validator("name")
@@ -181,6 +213,20 @@ class ExperimentSpec(_Strict):
             check_paper_model(name)
         if len(set(value)) != len(value):
             raise ValueError(f"models are listed twice: {value}")
+        return value
+
+    @field_validator("sweep")
+    @classmethod
+    def _sweep(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in value.items():
+            if not values:
+                raise ValueError(f"sweep axis {key!r} has no values")
+            for item in values:
+                if not isinstance(item, (str, int, float, bool)) or not _VALUE.match(format_value(item)):
+                    raise ValueError(f"sweep axis {key!r}: value {item!r} must be a number, true/false or a word "
+                                     "of letters, digits, '_', '.', '-' (it becomes part of a cell's name)")
+            if len({format_value(v) for v in values}) != len(values):
+                raise ValueError(f"sweep axis {key!r} lists a value twice: {values}")
         return value
 
     @model_validator(mode="after")
@@ -225,6 +271,13 @@ class ExperimentSpec(_Strict):
         """The datasets run at ``scale``, in spec order."""
         chosen = self.scale(scale).datasets
         return [d for d in self.datasets if chosen is None or d.id in chosen]
+
+    def settings(self) -> list[tuple[tuple[str, Any], ...]]:
+        """Every combination of the sweep's axes, in spec order (one empty setting without a sweep)."""
+        points: list[tuple[tuple[str, Any], ...]] = [()]
+        for key, values in self.sweep.items():
+            points = [(*point, (key, value)) for point in points for value in values]
+        return points
 
     def dataset(self, dataset_id: str) -> DatasetSpec:
         return next(d for d in self.datasets if d.id == dataset_id)
@@ -288,6 +341,10 @@ def _check_train_keys(spec: ExperimentSpec, where: str) -> None:
     except ImportError:  # the trainer is optional for reading specs and reports
         return
     accepted = set(TrainConfig.model_fields) - {"data", "out", "model", "tokenizer", "seed"}
+    unknown = set(spec.sweep) - accepted
+    if unknown:
+        raise ConfigError(f"{where}: sweep has unknown or reserved axis key(s) {sorted(unknown)} (data, out, model, "
+                          f"tokenizer and seed are set per cell); accepted: {', '.join(sorted(accepted))}")
     for scale_name, scale in spec.scales.items():
         unknown = set(scale.train) - accepted
         if unknown:

@@ -16,7 +16,7 @@ from lolameme.experiments.cells import enumerate_cells, seed_list
 from lolameme.experiments.claims import check, target_scores
 from lolameme.experiments.models import model_mapping
 from lolameme.experiments.results import read_table
-from lolameme.experiments.spec import SCALES, list_specs, load_spec
+from lolameme.experiments.spec import SCALES, list_specs, load_spec, setting_label
 
 RESULTS_SUFFIX = ".results.parquet"
 
@@ -60,13 +60,17 @@ def write_summary(reports_root: Path, spec_dirs: Sequence[str | Path] = ()) -> P
             expected = len(enumerate_cells(spec, scale, seed_list(seeds)))
             done = len({r["cell"] for r in rows})
             shrunk = " (task shrunk)" if spec.scale(scale).shrunk else ""
-            for claim in spec.claims or []:
-                verdict = check(claim, target_scores(spec, mapping, rows, claim.target), mapping)
-                lines.append(f"| {link}{shrunk} | {spec.paper} | {done}/{expected} | {claim.text} | "
-                             f"**{verdict.word}** | {verdict.detail} |")
-                key = "no signal" if verdict.floor else "undecided" if verdict.holds is None else verdict.word
-                tally[key] = tally.get(key, 0) + 1
-                any_rows = True
+            for setting in spec.settings():  # a sweep's settings are checked one by one, never pooled
+                label = setting_label(setting)
+                own = [r for r in rows if (r.get("setting") or "") == label]
+                for claim in spec.claims or []:
+                    verdict = check(claim, target_scores(spec, mapping, own, claim.target), mapping)
+                    text = f"{claim.text} (`{label}`)" if label else claim.text
+                    lines.append(f"| {link}{shrunk} | {spec.paper} | {done}/{expected} | {text} | "
+                                 f"**{verdict.word}** | {verdict.detail} |")
+                    key = "no signal" if verdict.floor else "undecided" if verdict.holds is None else verdict.word
+                    tally[key] = tally.get(key, 0) + 1
+                    any_rows = True
             if not spec.claims:
                 lines.append(f"| {link}{shrunk} | {spec.paper} | {done}/{expected} | (no claim in spec) | – | – |")
         lines.append("")

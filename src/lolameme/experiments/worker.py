@@ -10,8 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+from lolameme.atomic import atomic_write_json
 from lolameme.experiments.backend import CellJob, run_cell
-from lolameme.experiments.store import write_json_atomic
 
 
 def main(argv: list[str]) -> int:
@@ -21,7 +21,7 @@ def main(argv: list[str]) -> int:
     job = CellJob.from_json(json.loads(Path(argv[0]).read_text(encoding="utf-8")))
     result = run_cell(job)
     if result is not None:
-        write_json_atomic(Path(argv[1]), result)
+        atomic_write_json(Path(argv[1]), result)
     return 0
 
 
