@@ -130,3 +130,21 @@ def test_user_spec_dirs_come_first_from_option_and_environment(tmp_path, monkeyp
     monkeypatch.setenv("LOLAMEME_SPECS", str(tmp_path / "gone"))
     with pytest.raises(ConfigError, match=r"\$LOLAMEME_SPECS .*not a directory"):
         list_specs()
+
+
+def test_a_scale_can_name_trackers_without_changing_settings_keys(tmp_path):
+    from lolameme.experiments.backend import make_job, settings_key
+    from lolameme.experiments.cells import Cell
+
+    raw = _raw("listops")
+    plain = spec_from_dict(copy.deepcopy(raw))
+    raw["scales"] = {**raw["scales"], "micro": {**raw["scales"]["micro"], "log_to": "tensorboard,wandb"}}
+    tracked = spec_from_dict(raw)
+    cell = Cell("listops", "gpt2-tiny", 0)
+    job = lambda spec, **kw: make_job(spec, "micro", cell, tmp_path / "d", tmp_path / "r", threads=1, **kw)
+    assert job(tracked).log_to == ("tensorboard", "wandb") and job(plain).log_to == ()
+    assert job(plain, log_to=("tensorboard",)).log_to == ("tensorboard",)  # --log-to wins over the scale
+    assert settings_key(tracked, "micro", cell) == settings_key(plain, "micro", cell)
+    raw["scales"]["micro"]["log_to"] = ["mlflow"]
+    with pytest.raises(ConfigError, match="unknown tracker.*'mlflow'; accepted: tensorboard, wandb"):
+        spec_from_dict(raw)

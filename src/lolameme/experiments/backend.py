@@ -214,6 +214,7 @@ def run_cell(job: CellJob) -> dict[str, Any] | None:
     from lolameme.eval.evaluate import EvalSettings, evaluate_run
     from lolameme.train.checkpoint import load_run
     from lolameme.train.config import make_config
+    from lolameme.train.tracking import open_mirrors
     from lolameme.train.trainer import train
 
     rank = int(os.environ.get("RANK", "0"))
@@ -226,7 +227,8 @@ def run_cell(job: CellJob) -> dict[str, Any] | None:
         config = make_config({**job.train, "data": str(job.data_dir), "out": str(job.run_dir), "model": job.model,
                               "tokenizer": job.tokenizer, "seed": job.seed, "progress": job.progress},
                              source=f"training config of cell {job.cell_id}")
-        trained = train(config)
+        with open_mirrors(job.log_to, job.run_dir, config.to_json()) as mirrors:
+            trained = train(config, mirrors=mirrors)
         if rank != 0:
             return None
         eval_started = time.monotonic()

@@ -19,6 +19,17 @@ import typer
 def register(app: typer.Typer) -> None:
     """Add this package's subcommands to the top-level app."""
     app.command("train")(train_command)
+    app.command("plot")(plot_command)
+
+
+def plot_command(
+    runs: List[Path] = typer.Argument(..., help="run directories (or their metrics.jsonl files)"),
+    out: Path = typer.Option(Path("curves.png"), "--out", "-o", help="PNG file to write"),
+) -> None:
+    """Draw the learning curves (loss, validation exact match, learning rate) of one or more runs to a PNG."""
+    from lolameme.train.curves import plot_runs
+
+    typer.echo(str(plot_runs(list(runs), out)))
 
 
 def train_command(
@@ -45,11 +56,14 @@ def train_command(
     compile_: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the model"),
     set_: List[str] = typer.Option([], "--set", help="any config key: key=value; model.KEY=VALUE for model options"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its last checkpoint"),
+    log_to: Optional[str] = typer.Option(None, "--log-to", help="also mirror metrics.jsonl to tensorboard and/or "
+                                         "wandb, comma-separated (pip install 'lolameme[tracking]')"),
 ) -> None:
     """Train a model on a dataset; writes checkpoints, metrics.jsonl and the resolved config to --out."""
     from lolameme.errors import ConfigError
     from lolameme.configfile import read_config_file
     from lolameme.train.config import make_config, parse_set
+    from lolameme.train.tracking import open_mirrors, parse_log_to
     from lolameme.train.trainer import resolve_resume_config, train
 
     flags = {
@@ -71,7 +85,9 @@ def train_command(
         if missing:
             raise ConfigError(f"missing {' and '.join(missing)} (flags or config file keys)")
         cfg = make_config(values)
-    result = train(cfg, resume=resume)
+    trackers = parse_log_to(log_to)
+    with open_mirrors(trackers, Path(cfg.out), cfg.to_json()) as mirrors:
+        result = train(cfg, resume=resume, mirrors=mirrors)
     best = result.best
     summary = f"trained {result.step} steps, {result.tokens:,} tokens in {result.elapsed / 60:.1f} min -> {result.run_dir}"
     if best:

@@ -96,6 +96,7 @@ class RunDir:
         """config.json and tokenizer.json of a new run (main rank)."""
         from lolameme import __version__
         from lolameme.atomic import atomic_write_json
+        from lolameme.machine import provenance
 
         if not self.ctx.is_main:
             return
@@ -111,6 +112,7 @@ class RunDir:
                 "train_rows": split.get("rows"),
             },
             "package_version": __version__,
+            "provenance": provenance(str(self.ctx.device)),  # commit, versions, machine, command line
         }
         tok.save(self.path / ckpt.TOKENIZER_FILE)
         atomic_write_json(self.path / ckpt.CONFIG_FILE, config)
