@@ -48,6 +48,7 @@ def version() -> None:
 
 
 def _register_packages() -> None:
+    from lolameme.analysis import cli as analysis_cli
     from lolameme.data import cli as data_cli
     from lolameme.eval import cli as eval_cli
     from lolameme.experiments import cli as experiments_cli
@@ -55,7 +56,7 @@ def _register_packages() -> None:
     from lolameme.models import cli as models_cli
     from lolameme.train import cli as train_cli
 
-    for package in (lang_cli, data_cli, models_cli, train_cli, eval_cli, experiments_cli):
+    for package in (lang_cli, data_cli, models_cli, train_cli, eval_cli, analysis_cli, experiments_cli):
         package.register(app)
 
 

@@ -48,13 +48,26 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(width, 3 * width)
         self.proj = nn.Linear(width, width)  # residual projection (scaled at init)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """q, k, v as [B, H, T, head_dim], positions applied."""
         batch, seq_len, _ = x.shape
-        # [B, T, 3W] -> three [B, H, T, head_dim]
         q, k, v = self.qkv(x).view(batch, seq_len, 3, self.n_head, self.head_dim).permute(2, 0, 3, 1, 4)
         if self.rotary:
             cos, sin = rotary_tables(seq_len, self.head_dim, self.rotary_base, x.device)
             q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        return q, k, v
+
+    def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """The probabilities [B, H, T, T] that ``forward(x)`` mixes values with (for analysis;
+        ``forward`` never materialises them)."""
+        q, k, _ = self._heads(x)
+        scores = (q @ k.transpose(-2, -1)) / self.head_dim**0.5
+        future = torch.ones(x.shape[1], x.shape[1], dtype=torch.bool, device=x.device).triu(1)
+        return scores.masked_fill(future, float("-inf")).softmax(dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, seq_len, _ = x.shape
+        q, k, v = self._heads(x)
         y = F.scaled_dot_product_attention(
             q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0
         )

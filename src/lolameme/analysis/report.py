@@ -1,0 +1,251 @@
+"""``RUN/analysis/``: report.md, one PNG per measure and a Parquet table behind every number.
+
+The directory is assembled under a temporary name and renamed into place (:func:`lolameme.atomic.atomic_dir`),
+so readers see the previous analysis or the new one, never a mixture.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lolameme.analysis.annotate import ROLES
+from lolameme.analysis.patching import GROUPS, KINDS
+from lolameme.analysis.run import AnalysisResult
+from lolameme.atomic import atomic_dir
+
+
+def write_analysis(out: Path, result: AnalysisResult) -> None:
+    """Write tables, figures, meta.json and report.md into ``out`` in one rename."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_dir(out, replace=True) as tmp:
+        for name, table in result.tables.items():
+            pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
+        figures = {name: draw(result.tables, tmp / f"{name}.png") for name, draw in FIGURES.items()
+                   if all(need in result.tables and result.tables[need].num_rows for need in NEEDS[name])}
+        (tmp / "meta.json").write_text(json.dumps({**result.meta, "skipped": result.skipped}, indent=2) + "\n")
+        (tmp / "report.md").write_text(markdown(result, figures), encoding="utf-8")
+
+
+def _frame(table: pa.Table):
+    return table.to_pandas()
+
+
+def _heat(ax, values: np.ndarray, title: str, xlabels, ylabels, vmin: float, vmax: float, cmap: str):
+    image = ax.imshow(values, vmin=vmin, vmax=vmax, cmap=cmap, aspect="auto")
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks(range(len(xlabels)), xlabels, fontsize=7, rotation=45 if len(xlabels) > 6 else 0)
+    ax.set_yticks(range(len(ylabels)), ylabels, fontsize=7)
+    for (y, x), v in np.ndenumerate(values):
+        if not math.isnan(v):
+            dark = (v - vmin) / max(vmax - vmin, 1e-12) < 0.5 if cmap == "viridis" else False
+            ax.text(x, y, f"{v:.2f}", ha="center", va="center", fontsize=6, color="white" if dark else "black")
+    return image
+
+
+def attention_figure(tables: dict[str, pa.Table], path: Path) -> Path:
+    """Layer x head: attention to the defining statement beside attention to noise."""
+    import matplotlib.pyplot as plt
+
+    df = _frame(tables["attention"])
+    df = df[df.hops == "all"]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3 + 0.3 * df.layer.nunique()))
+    for ax, role in zip(axes, ("defining", "noise")):
+        grid = df[df.role == role].pivot(index="layer", columns="head", values="attention")
+        uniform = df[df.role == role].uniform.mean()
+        image = _heat(ax, grid.to_numpy(), f"attention to {role} (uniform would give {uniform:.2f})",
+                      list(grid.columns), [f"layer {i}" for i in grid.index], 0, 1, "viridis")
+        ax.set_xlabel("head")
+    fig.colorbar(image, ax=list(axes), shrink=0.8)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def probes_figure(tables: dict[str, pa.Table], path: Path) -> Path:
+    """Held-out probe accuracy per stream: printed value (trained, fresh, control, chance) and each statement."""
+    import matplotlib.pyplot as plt
+
+    df = _frame(tables["probes"])
+    df = df[df.hops == "all"]
+    digits = list(dict.fromkeys(df.digit))
+    fig, axes = plt.subplots(len(digits), 2, figsize=(10, 3.2 * len(digits)), squeeze=False)
+    for row, digit in zip(axes, digits):
+        part = df[df.digit == digit]
+        printed = part[part.target == "printed"]
+        for (model, task), style in {("trained", "value"): "o-", ("fresh", "value"): "s--",
+                                     ("trained", "control"): "^:"}.items():
+            line = printed[(printed.model == model) & (printed.task == task)]
+            row[0].plot(line.stream, line.accuracy, style, label=f"{model}, {'control task' if task == 'control' else 'value'}")
+        row[0].axhline(printed.chance.iloc[0], color="grey", lw=0.8, label="chance (majority digit)")
+        row[0].set_title(f"printed value, {digit} digit", fontsize=9)
+        trained = part[(part.model == "trained") & (part.task == "value") & (part.target != "printed")]
+        for target, line in trained.groupby("target", sort=False):
+            row[1].plot(line.stream, line.accuracy, "o-", label=target, ms=3)
+        row[1].set_title(f"statement values, {digit} digit (trained)", fontsize=9)
+        for ax in row:
+            ax.set_xlabel("stream (0 = embeddings, l = after layer l-1)")
+            ax.set_xticks(sorted(set(part.stream)))
+            ax.set_ylabel("held-out accuracy")
+            ax.set_ylim(0, 1.02)
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def patching_figure(tables: dict[str, pa.Table], path: Path) -> Path:
+    """Stream x position group: mean probability of the clean answer each patch restores, per pair kind."""
+    import matplotlib.pyplot as plt
+
+    df = _frame(tables["patching"])
+    kinds = [k for k in KINDS if k in set(df.kind)]
+    bound = max(float(df.carried.abs().max()), float(df.total.abs().max()), 1e-3)
+    fig, axes = plt.subplots(1, len(kinds), figsize=(4.5 * len(kinds), 3.5), squeeze=False)
+    for ax, kind in zip(axes[0], kinds):
+        part = df[df.kind == kind]
+        grid = part.pivot(index="stream", columns="group", values="carried").reindex(
+            columns=[g for g in GROUPS if g in set(part.group)])
+        image = _heat(ax, grid.to_numpy(), f"{kind} pairs (n={part.pairs.max()}): total effect "
+                      f"{part.total.iloc[0]:+.3f}", list(grid.columns), [f"stream {i}" for i in grid.index],
+                      -bound, bound, "RdBu_r")
+    fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="P(clean answer) restored")
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def filters_figure(tables: dict[str, pa.Table], path: Path) -> Path:
+    """Per Hyena layer: mean normalised |impulse response| by lag, trained beside fresh."""
+    import matplotlib.pyplot as plt
+
+    df = _frame(tables["filter_impulse"])
+    layers = sorted(set(df.layer))
+    fig, axes = plt.subplots(1, len(layers), figsize=(3.2 * len(layers), 3), squeeze=False, sharey=True)
+    for ax, layer in zip(axes[0], layers):
+        for (model, f), line in df[df.layer == layer].groupby(["model", "filter"]):
+            ax.semilogy(line.lag, line["mean"], "-" if model == "trained" else "--", label=f"{model}, filter {f}")
+            ax.fill_between(line.lag, line.q10.clip(lower=1e-6), line.q90, alpha=0.15)
+        ax.set_title(f"layer {layer}", fontsize=9)
+        ax.set_xlabel("lag (tokens back)")
+    axes[0][0].set_ylabel("share of |h| (mean over channels)")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+FIGURES = {"attention": attention_figure, "probes": probes_figure, "patching": patching_figure,
+           "filters": filters_figure}
+NEEDS = {"attention": ("attention",), "probes": ("probes",), "patching": ("patching",),
+         "filters": ("filter_impulse",)}
+
+
+def _pct(value: float) -> str:
+    return "-" if value is None or math.isnan(value) else f"{100 * value:.1f}%"
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows])
+
+
+def markdown(result: AnalysisResult, figures: dict[str, Path]) -> str:
+    """The report: what was analysed, each measure's figure and key numbers, what was skipped."""
+    meta, tables = result.meta, result.tables
+    seconds = ", ".join(f"{k} {v:.1f} s" for k, v in meta["seconds"].items())
+    parts = [
+        f"# Analysis of {meta['run']}",
+        f"Checkpoint {meta['checkpoint']} (step {meta['step']}), model `{meta['layers']}`; "
+        f"{meta['rows']} rows of split `{meta['split']}` of {meta['dataset']}. "
+        f"Measured on {meta.get('machine', 'an unnamed machine')}: {seconds}. "
+        "docs/analysis.md explains every measure and how to read the figures; every number below is in "
+        "a Parquet table beside this file.",
+        _accuracy_section(tables),
+    ]
+    sections = (("attention", _attention_section), ("probes", _probes_section),
+                ("patching", _patching_section), ("filter_reach", _filters_section))
+    for key, section in sections:
+        if key in tables and tables[key].num_rows:
+            parts.append(section(tables, figures))
+    if result.skipped:
+        parts.append("## Not measured\n\n" + "\n".join(f"- {k}: {why}." for k, why in result.skipped.items()))
+    parts.append("## Files\n\n" + "\n".join(f"- `{name}.parquet`" for name in tables)
+                 + "".join(f"\n- `{path.name}`" for path in figures.values()))
+    return "\n\n".join(parts) + "\n"
+
+
+def _accuracy_section(tables: dict[str, pa.Table]) -> str:
+    df = _frame(tables["accuracy"])
+    rows = [[r.hops, r.n, _pct(r.exact_match), f"{r.p_answer:.3f}"] for r in df.itertuples()]
+    return ("## The model on these rows\n\nExact match (greedy, as the evaluator scores it) and the mean "
+            "probability of the whole answer, by hops.\n\n" + _md_table(["hops", "rows", "exact match", "P(answer)"], rows))
+
+
+def _attention_section(tables: dict[str, pa.Table], figures: dict[str, Path]) -> str:
+    df = _frame(tables["attention"])
+    df = df[df.hops == "all"]
+    mean = df.groupby(["layer", "role"], sort=False).attention.mean().unstack()[list(ROLES)]
+    uniform = df.groupby("role", sort=False).uniform.mean()[list(ROLES)]
+    rows = [[f"layer {layer}"] + [f"{v:.2f}" for v in values] for layer, values in mean.iterrows()]
+    rows.append(["uniform"] + [f"{v:.2f}" for v in uniform])
+    best = df[df.role == "defining"].sort_values("attention", ascending=False).iloc[0]
+    return ("## Attention attribution\n\n![attention](attention.png)\n\nMean attention from the answer-writing "
+            "positions to each token role, averaged over heads (`attention.parquet` has every head and the split "
+            "by hops). The `uniform` row is what attending evenly to all earlier tokens would give. Head with most "
+            f"attention on the defining statement: layer {best.layer}, head {best['head']} ({best.attention:.2f}).\n\n"
+            + _md_table(["", *ROLES], rows))
+
+
+def _probes_section(tables: dict[str, pa.Table], figures: dict[str, Path]) -> str:
+    df = _frame(tables["probes"])
+    printed = df[(df.target == "printed") & (df.hops == "all")]
+    rows = []
+    for (digit, stream), part in printed.groupby(["digit", "stream"], sort=False):
+        get = {(r.model, r.task): r.accuracy for r in part.itertuples()}
+        trained, control = get[("trained", "value")], get[("trained", "control")]
+        rows.append([digit, stream, _pct(trained), _pct(get[("fresh", "value")]), _pct(control),
+                     f"{100 * (trained - control):+.1f}", _pct(part.chance.iloc[0])])
+    return ("## Linear probes at `<sep>`\n\n![probes](probes.png)\n\nHeld-out accuracy of a linear probe reading "
+            "a digit of the printed value from the residual stream at `<sep>` (stream 0: embeddings; stream l: "
+            "after layer l-1), on the trained model, on a freshly initialised one, and on the control task "
+            "(selectivity = trained minus control, in points). Statement values and the split by hops are in "
+            "`probes.parquet`.\n\n"
+            + _md_table(["digit", "stream", "trained", "fresh", "control task", "selectivity", "chance"], rows))
+
+
+def _patching_section(tables: dict[str, pa.Table], figures: dict[str, Path]) -> str:
+    df = _frame(tables["patching"])
+    summary = [[kind, part.pairs.max(), f"{part.p_clean.iloc[0]:.3f}", f"{part.p_corrupt.iloc[0]:.3f}",
+                f"{part.total.iloc[0]:+.3f}"] for kind, part in df.groupby("kind", sort=False)]
+    text = ("## Causal patching\n\n![patching](patching.png)\n\nP(clean answer) on the clean and the corrupt "
+            "program, and the total effect between them, per pair kind. The figure shows how much of it each "
+            "patch (stream x position group) restores.\n\n"
+            + _md_table(["pairs", "n", "P clean", "P corrupt", "total effect"], summary))
+    for kind, part in df.groupby("kind", sort=False):
+        if part.share.notna().any():
+            grid = part.pivot(index="stream", columns="group", values="share").reindex(
+                columns=[g for g in GROUPS if g in set(part.group)])
+            rows = [[f"stream {s}"] + [_pct(v) for v in values] for s, values in grid.iterrows()]
+            text += (f"\n\nShare of the total effect carried, {kind} pairs:\n\n"
+                     + _md_table(["", *grid.columns], rows))
+    return text
+
+
+def _filters_section(tables: dict[str, pa.Table], figures: dict[str, Path]) -> str:
+    df = _frame(tables["filter_reach"])
+    rows = [[r.model, r.layer, r.filter, r.k, f"{r.mean:.2f}", f"{r.q10:.2f}", f"{r.median:.2f}", f"{r.q90:.2f}"]
+            for r in df[df.k.isin([1, 4, 16])].itertuples()]
+    return ("## Hyena filters\n\n![filters](filters.png)\n\nShare of each long filter's mass within k tokens "
+            "(lag 0 includes the skip term), over channels.\n\n"
+            + _md_table(["model", "layer", "filter", "k", "mean", "q10", "median", "q90"], rows))
