@@ -145,14 +145,14 @@ def patch_probabilities(model: nn.Module, pairs: Sequence[Pair], pad_id: int, ba
             corrupt_p[rows] = answer_logprob(model(corrupt_ids), corrupt_ids, queries).exp().numpy()
         masks = group_masks([pairs[r] for r in rows], clean.ids.shape[1])          # [B, G, T]
         which = masks.any(-1).nonzero()                                            # (row, group) to run
-        present[np.asarray(rows)[which[:, 0]], which[:, 1]] = True
+        present[np.asarray(rows)[which[:, 0].numpy()], which[:, 1].numpy()] = True
         for stream in range(n_streams):
             for start in range(0, len(which), batch_size):
                 part = which[start:start + batch_size]
                 b, g = part[:, 0], part[:, 1]
                 out = patched_logits(model, corrupt_ids[b], stream, masks[b, g], streams[stream][b])
                 prob = answer_logprob(out, corrupt_ids[b], queries[b]).exp().numpy()
-                patched[np.asarray(rows)[b], stream, g] = prob
+                patched[np.asarray(rows)[b.numpy()], stream, g.numpy()] = prob
     return clean_p, corrupt_p, patched, present
 
 
