@@ -9,7 +9,8 @@ from torch import nn
 
 from lolameme.models import build_model
 from lolameme.tokenizers import get_tokenizer
-from lolameme.train.checkpoint import save_checkpoint, write_json_atomic
+from lolameme.atomic import atomic_write_json
+from lolameme.train.checkpoint import save_checkpoint
 
 #: "c = 4;print(c)": from <sep>, the defining literal sits OFFSET tokens back (char tokenizer).
 OFFSET = 10
@@ -99,7 +100,7 @@ def make_run(run: Path, data: Path, model_name: str = "gpt2-tiny", tokenizer: st
     torch.manual_seed(0)
     model = build_model(model_name, vocab_size=tok.vocab_size, max_seq_len=128)
     tok.save(run / "tokenizer.json")
-    write_json_atomic(run / "config.json", {
+    atomic_write_json(run / "config.json", {
         "train": {"data": str(data), "reverse_answer": True, **(train_extra or {})},
         "model": model.config.to_dict(), "tokenizer": tokenizer,
         "data": {"dir": str(data), "task": "lolameme"}})
