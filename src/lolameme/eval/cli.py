@@ -41,12 +41,19 @@ def eval_command(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N"),
     out: Optional[Path] = typer.Option(None, "--out", help="where to write SPLIT.json and predictions (default RUN/eval)"),
     slices: bool = typer.Option(True, "--slices/--no-slices", help="print the per-annotation tables"),
+    answer_format: Optional[str] = typer.Option(None, "--format",
+                                                help="ask for a direct answer or a trace (default: the run's format)"),
+    trace_statements: Optional[str] = typer.Option(None, "--trace-statements",
+                                                   help="trace: all or relevant (default: the run's)"),
 ) -> None:
     """Score a trained run by exact match (greedy decoding), beside the majority-answer baseline."""
     from lolameme.eval.evaluate import EvalSettings, evaluate_run
     from lolameme.eval.report import print_reports
+    from lolameme.train.format import AnswerFormat
 
-    settings = EvalSettings(batch_size=batch_size, max_new_tokens=max_new_tokens, limit=limit, device=device)
+    AnswerFormat(answer_format or "direct", trace_statements or "all")  # a bad value fails here, before any work
+    settings = EvalSettings(batch_size=batch_size, max_new_tokens=max_new_tokens, limit=limit, device=device,
+                            answer_format=answer_format, trace_statements=trace_statements)
     reports = evaluate_run(run, data=data, splits=list(split) or None, which=_checkpoint(checkpoint),
                            settings=settings, out_dir=out)
     print_reports(reports, slices=slices, title=f"{run} (checkpoint {checkpoint}): exact match")

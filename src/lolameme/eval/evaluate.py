@@ -8,6 +8,12 @@ by each annotation column, and writes::
     RUN/eval/SPLIT.json                 scores, baseline and slices
     RUN/eval/SPLIT.predictions.parquet  input, label, prediction, correct, per-sample token scores, annotations
 
+A run trained on step-by-step traces (``answer_format: trace``) is asked for a trace and
+decoded until ``<eos>``, capped by the trace length its program implies; exact match is
+scored on the final answer after the trace, beside trace accuracy (the share of statement
+values right, overall and by statement position) and consistency (the final answer equals
+the trace's value of the printed variable). A malformed trace counts as wrong, never raises.
+
 Before any work it refuses combinations whose scores would mean nothing: a
 dataset of another task than the run was trained on, text the run's tokenizer
 cannot encode, or a tokenizer larger than the model's vocabulary.
@@ -28,10 +34,12 @@ import torch
 from lolameme.data.io import load_split, read_manifest, write_json_atomic
 from lolameme.errors import DatasetError, LolamemeError, ModelError, TokenizerError
 from lolameme.eval.decode import greedy_decode, teacher_forced_scores
-from lolameme.eval.metrics import SampleScores, exact_match, majority_answer, sliced_scores, summarize
+from lolameme.eval.metrics import (SampleScores, exact_match, majority_answer, sliced_scores, summarize,
+                                   trace_by_position)
 from lolameme.progress import Progress
 from lolameme.tokenizers import Tokenizer
-from lolameme.train.format import answer_from_ids, answer_ids, encode_sample, prompt_ids
+from lolameme.train.format import (AnswerFormat, TraceReading, answer_from_ids, answer_ids, encode, encode_sample,
+                                   ideal_trace, prompt_for, read_trace_ids, trace_context)
 
 EVAL_DIR = "eval"
 #: Extra decoding steps beyond the longest known answer (with its <eos>): a model that writes the
@@ -48,6 +56,8 @@ class EvalSettings:
     limit: int | None = None  # evaluate only the first N rows (quick looks)
     device: str = "auto"
     progress: bool = True
+    answer_format: str | None = None  # "direct" or "trace"; None: the format the run was trained in
+    trace_statements: str | None = None  # "all" or "relevant"; None: the run's
 
 
 @dataclass
@@ -57,6 +67,13 @@ class TrainedOn:
     data_dir: Path | None
     task: str | None
     reverse_answer: bool
+    answer_format: str = "direct"
+    trace_statements: str = "all"
+
+    def format_for(self, settings: EvalSettings) -> AnswerFormat:
+        """The format to ask the model for: the settings' choice, else the run's own."""
+        return AnswerFormat(settings.answer_format or self.answer_format,
+                            settings.trace_statements or self.trace_statements, self.reverse_answer)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> TrainedOn:
@@ -71,7 +88,9 @@ class TrainedOn:
             except DatasetError:
                 task = None
         return cls(data_dir=Path(data_dir) if data_dir else None, task=task,
-                   reverse_answer=bool(train.get("reverse_answer", False)))
+                   reverse_answer=bool(train.get("reverse_answer", False)),
+                   answer_format=train.get("answer_format", "direct"),
+                   trace_statements=train.get("trace_statements", "all"))
 
 
 def resolve_device(device: str) -> torch.device:
@@ -110,11 +129,13 @@ def model_context(model: torch.nn.Module) -> int | None:
     return int(size) if size is not None else None
 
 
-def _encode_prompts(tok: Tokenizer, inputs: list[str], where: str) -> list[list[int]]:
+def _encode_prompts(tok: Tokenizer, inputs: list[str], where: str, fmt: AnswerFormat | None = None,
+                    task: str = "lolameme") -> list[list[int]]:
+    fmt = fmt or AnswerFormat()
     prompts = []
     for row, text in enumerate(inputs):
         try:
-            prompts.append(prompt_ids(tok, text))
+            prompts.append(prompt_for(tok, text, fmt, task))
         except TokenizerError as exc:
             raise TokenizerError(
                 f"{where} row {row}: the run's {tok.name} tokenizer cannot encode this input, so the dataset "
@@ -145,19 +166,57 @@ def prediction_text(tok: Tokenizer, ids: list[int], *, reverse_answer: bool = Fa
     return "".join(parts)
 
 
-def _crop_left(ids: list[int], limit: int) -> list[int]:
-    """Keep the last ``limit`` tokens: LOLAMEME asks its question (``print``) at the end of the program."""
-    return ids if len(ids) <= limit else ids[len(ids) - limit:]
+def _crop_left(ids: list[int], limit: int, head: int = 0) -> list[int]:
+    """Keep the last ``limit`` tokens: LOLAMEME asks its question (``print``) at the end of the program.
+
+    The first ``head`` tokens (``<bos>`` and the trace opener, which asks for a trace) are kept too.
+    """
+    return ids if len(ids) <= limit else ids[:head] + ids[len(ids) - limit + head:]
+
+
+@dataclass
+class _Targets:
+    """What the model is asked and what a perfect model writes, per row, in the requested format."""
+
+    fmt: AnswerFormat
+    prompts: list[list[int]]
+    sequences: list[list[int]]  # ideal whole samples, for teacher forcing
+    starts: list[int]
+    caps: list[int]  # most tokens a row may write, <eos> included
+    traces: list | None = None  # TraceTarget per row (trace format)
+    layout: Any = None
+    head: int = 1  # prompt tokens kept when cropping: <bos> (and the trace opener)
+
+
+def _targets(tok: Tokenizer, data_dir: Path, inputs: list[str], labels: list[str], train_labels: list[str],
+             fmt: AnswerFormat, where: str) -> _Targets:
+    """Prompts, ideal samples and length caps; a trace's cap is the length its program implies plus a margin."""
+    task = read_manifest(data_dir)["task"]
+    prompts = _encode_prompts(tok, inputs, where, fmt, task)
+    if not fmt.is_trace:
+        longest = max(len(answer_ids(tok, a, reverse_answer=fmt.reverse_answer)) for a in {*train_labels, *labels})
+        sequences, starts = zip(*(encode_sample(tok, x, y, reverse_answer=fmt.reverse_answer)
+                                  for x, y in zip(inputs, labels)))
+        return _Targets(fmt, prompts, list(sequences), list(starts), [longest + ANSWER_MARGIN] * len(inputs))
+    ctx = trace_context(data_dir)
+    traces = [ideal_trace(x, y, ctx, fmt) for x, y in zip(inputs, labels)]
+    encoded = [encode(tok, x, y, fmt, ctx, t) for x, y, t in zip(inputs, labels, traces)]
+    caps = [len(e.ids) - e.answer_start + ANSWER_MARGIN for e in encoded]
+    return _Targets(fmt, prompts, [e.ids for e in encoded], [e.answer_start for e in encoded], caps, traces,
+                    ctx.layout, 1 + len(tok.encode(ctx.layout.opener)))
 
 
 def evaluate_split(model: torch.nn.Module, tok: Tokenizer, data_dir: str | os.PathLike, split: str, *,
                    train_labels: list[str], reverse_answer: bool = False,
-                   settings: EvalSettings | None = None) -> tuple[dict[str, Any], pa.Table]:
+                   settings: EvalSettings | None = None, fmt: AnswerFormat | None = None
+                   ) -> tuple[dict[str, Any], pa.Table]:
     """Scores of ``model`` on one split and the per-sample predictions table.
 
-    ``train_labels`` are the training answers the majority baseline is drawn from.
+    ``train_labels`` are the training answers the majority baseline is drawn from; ``fmt`` the answer
+    format to ask for (default: direct, with ``reverse_answer``).
     """
     settings = settings or EvalSettings()
+    fmt = fmt or AnswerFormat(reverse_answer=reverse_answer)
     data_dir = Path(data_dir)
     where = f"{data_dir}/{split}"
     table = load_split(data_dir, split)
@@ -171,15 +230,14 @@ def evaluate_split(model: torch.nn.Module, tok: Tokenizer, data_dir: str | os.Pa
     model = model.to(device).eval()
     context = model_context(model)
 
-    prompts = _encode_prompts(tok, inputs, where)
-    longest_answer = max(len(answer_ids(tok, a, reverse_answer=reverse_answer)) for a in {*train_labels, *labels})
-    max_new = settings.max_new_tokens or longest_answer + ANSWER_MARGIN
-    sequences, starts = zip(*(encode_sample(tok, x, y, reverse_answer=reverse_answer) for x, y in zip(inputs, labels)))
+    t = _targets(tok, data_dir, inputs, labels, train_labels, fmt, where)
+    prompts, sequences, starts = t.prompts, t.sequences, t.starts
+    max_new = settings.max_new_tokens or max(t.caps)
     n_cropped = 0
     if context is not None:
         if max_new >= context:
             raise ModelError(f"max_new_tokens {max_new} leaves no space for a prompt in the model's context of {context}")
-        cropped_prompts = [_crop_left(p, context - max_new) for p in prompts]
+        cropped_prompts = [_crop_left(p, context - max_new, t.head) for p in prompts]
         n_cropped = sum(len(a) != len(b) for a, b in zip(prompts, cropped_prompts))
         prompts = cropped_prompts
         cut = [max(0, len(s) - context) for s in sequences]
@@ -196,29 +254,62 @@ def evaluate_split(model: torch.nn.Module, tok: Tokenizer, data_dir: str | os.Pa
             device=device, on_batch=bar.advance)
     seconds = time.monotonic() - started
 
-    predictions = [prediction_text(tok, ids, reverse_answer=reverse_answer) for ids in generated]
+    readings = _read_traces(tok, generated, t, max_new) if fmt.is_trace else None
+    predictions = ([r.answer for r in readings] if readings is not None
+                   else [prediction_text(tok, ids, reverse_answer=fmt.reverse_answer) for ids in generated])
     scores = SampleScores(correct=exact_match(predictions, labels), n_token_correct=n_tok_correct,
-                          n_answer_tokens=n_tok, token_loss_sum=loss_sum)
+                          n_answer_tokens=n_tok, token_loss_sum=loss_sum, trace=readings,
+                          trace_positions=[x.positions for x in t.traces] if readings is not None else None)
     majority = majority_answer(train_labels)
     report = {
         "split": split,
         "dataset": str(data_dir),
         "task": read_manifest(data_dir)["task"],
+        "answer_format": fmt.kind,
         **summarize(scores, labels, majority),
         "majority_answer": majority,
         "n_cropped": n_cropped,
         "decode": {"method": "greedy", "max_new_tokens": max_new, "batch_size": settings.batch_size,
-                   "reverse_answer": reverse_answer, "device": str(device), "limit": settings.limit,
-                   "seconds": round(seconds, 3)},
+                   "reverse_answer": fmt.reverse_answer, "device": str(device), "limit": settings.limit,
+                   "seconds": round(seconds, 3), "answer_format": fmt.kind,
+                   **({"trace_statements": fmt.statements} if fmt.is_trace else {})},
+        **({"trace_by_position": trace_by_position(scores)} if readings is not None else {}),
         "slices": sliced_scores(table, scores, majority),
     }
     predictions_table = pa.table({
         "input": inputs, "label": labels, "prediction": predictions, "correct": scores.correct,
         "answer_tokens": n_tok, "answer_tokens_correct": n_tok_correct,
         "answer_loss": [loss / max(n, 1) for loss, n in zip(loss_sum, n_tok)],
+        **(_trace_columns(tok, generated, t, readings) if readings is not None else {}),
         **{name: table.column(name) for name in table.column_names if name not in ("input", "label")},
     })
     return report, predictions_table
+
+
+def _read_traces(tok: Tokenizer, generated: list[list[int]], t: _Targets, max_new: int) -> list[TraceReading]:
+    """Score each generated trace; a row that wrote no ``<eos>`` within its own cap is a runaway (malformed)."""
+    return [read_trace_ids(tok, ids, target, t.layout, t.fmt, finished=len(ids) < min(max_new, cap))
+            for ids, target, cap in zip(generated, t.traces, t.caps)]
+
+
+def _trace_columns(tok: Tokenizer, generated: list[list[int]], t: _Targets,
+                   readings: list[TraceReading]) -> dict[str, list]:
+    """Per-sample trace columns of the predictions table: what was written, what was right."""
+    return {
+        "output": [_safe_decode(tok, ids) for ids in generated],
+        "trace_target": [t.layout.render(x)[0] + x.answer for x in t.traces],
+        "trace_fields": [len(r.fields_right) for r in readings],
+        "trace_fields_correct": [sum(r.fields_right) for r in readings],
+        "trace_well_formed": [r.well_formed for r in readings],
+        "consistent": [r.consistent for r in readings],
+    }
+
+
+def _safe_decode(tok: Tokenizer, ids: list[int]) -> str:
+    try:
+        return prediction_text(tok, ids)
+    except Exception:  # noqa: BLE001 -- ids outside the vocabulary only show in this column
+        return ""
 
 
 def default_splits(data_dir: str | os.PathLike) -> list[str]:
@@ -257,7 +348,7 @@ def evaluate_run(run_dir: str | os.PathLike, *, data: str | os.PathLike | None =
     for split in splits or default_splits(data_dir):
         report, predictions = evaluate_split(loaded.model, loaded.tokenizer, data_dir, split,
                                              train_labels=train_labels, reverse_answer=trained.reverse_answer,
-                                             settings=settings)
+                                             settings=settings, fmt=trained.format_for(settings or EvalSettings()))
         report = {"run": str(run_dir), "checkpoint": which, "step": loaded.step, **report}
         write_parquet_atomic(out / f"{split}.predictions.parquet", predictions)
         write_json_atomic(out / f"{split}.json", report)

@@ -58,6 +58,10 @@ class SampleScores:
     n_answer_tokens: list[int]
     #: teacher-forced: summed cross-entropy (nats) over the answer tokens
     token_loss_sum: list[float]
+    #: trace format: per sample, a reading with ``fields_right``, ``well_formed``, ``consistent``
+    #: (:class:`lolameme.train.format.TraceReading`), and the statement number of each ideal field
+    trace: list[Any] | None = None
+    trace_positions: list[Sequence[int]] | None = None
 
     def __len__(self) -> int:
         return len(self.correct)
@@ -69,13 +73,40 @@ def summarize(scores: SampleScores, labels: Sequence[str], majority: str,
     idx = range(len(scores)) if rows is None else rows
     n = len(idx)
     tokens = sum(scores.n_answer_tokens[i] for i in idx)
-    return {
+    summary = {
         "n": n,
         "exact_match": _ratio(sum(scores.correct[i] for i in idx), n),
         "majority_baseline": _ratio(sum(str(labels[i]) == majority for i in idx), n),
         "token_accuracy": _ratio(sum(scores.n_token_correct[i] for i in idx), tokens),
         "token_loss": _ratio(sum(scores.token_loss_sum[i] for i in idx), tokens),
     }
+    if scores.trace is not None:
+        summary.update(trace_summary([scores.trace[i] for i in idx]))
+    return summary
+
+
+def trace_summary(readings: Sequence[Any]) -> dict[str, Any]:
+    """Trace accuracy (share of statement fields right), whole traces right, well-formed, consistency.
+
+    Consistency counts the samples whose printed variable has a field (a printed global has none).
+    """
+    fields = [ok for r in readings for ok in r.fields_right]
+    judged = [r.consistent for r in readings if r.consistent is not None]
+    return {
+        "trace_accuracy": _ratio(sum(fields), len(fields)),
+        "trace_exact": _ratio(sum(r.well_formed and all(r.fields_right) for r in readings), len(readings)),
+        "trace_well_formed": _ratio(sum(r.well_formed for r in readings), len(readings)),
+        "consistency": _ratio(sum(judged), len(judged)),
+    }
+
+
+def trace_by_position(scores: SampleScores) -> list[dict[str, Any]]:
+    """Trace accuracy by statement position (1 = the program's first statement)."""
+    hits: dict[int, list[bool]] = {}
+    for reading, positions in zip(scores.trace or [], scores.trace_positions or []):
+        for ok, position in zip(reading.fields_right, positions):
+            hits.setdefault(int(position), []).append(bool(ok))
+    return [{"position": p, "n": len(h), "trace_accuracy": sum(h) / len(h)} for p, h in sorted(hits.items())]
 
 
 def _ratio(num: float, den: int) -> float | None:

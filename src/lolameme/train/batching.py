@@ -23,6 +23,7 @@ import torch
 
 from lolameme.errors import DatasetError
 from lolameme.train.cache import TokenCache
+from lolameme.train.format import answer_weights
 
 
 @dataclass
@@ -48,19 +49,31 @@ class SampleSet:
         start = self.cache.answer_start[self.rows].astype(np.int64)
         return np.where(full > self.max_len, self.max_len - (full - start), start)
 
-    def sample(self, position: int) -> tuple[np.ndarray, int]:
+    @property
+    def final_starts(self) -> np.ndarray:
+        """Index of the first token of each sample's final answer (after its trace), after truncation."""
+        full = self.cache.lengths[self.rows]
+        final = self.cache.final_start[self.rows].astype(np.int64)
+        return np.where(full > self.max_len, self.max_len - (full - final), final)
+
+    def sample(self, position: int) -> tuple:
         """Token ids and answer start of the sample at ``position``, truncated if it is too long.
 
-        Truncation keeps ``<bos>``, the first program tokens, ``<sep>`` and the whole answer.
+        Truncation keeps ``<bos>``, the first program tokens, ``<sep>`` and the whole answer. A trace
+        sample of a cache with loss weights (``cache.answer_weights``) carries them as a third element.
         """
         row = int(self.rows[position])
         ids = self.cache.sample(row)
         start = int(self.cache.answer_start[row])
-        if len(ids) <= self.max_len:
+        if len(ids) > self.max_len:
+            n_answer = len(ids) - start
+            keep = self.max_len - n_answer  # prompt tokens kept, <sep> included
+            ids, start = np.concatenate([ids[: keep - 1], [self.sep_id], ids[start:]]).astype(ids.dtype), keep
+        final = start + int(self.cache.final_start[row]) - int(self.cache.answer_start[row])
+        weights = self.cache.answer_weights
+        if final == start or weights == (1.0, 1.0):
             return ids, start
-        n_answer = len(ids) - start
-        keep = self.max_len - n_answer  # prompt tokens kept, <sep> included
-        return np.concatenate([ids[: keep - 1], [self.sep_id], ids[start:]]).astype(ids.dtype), keep
+        return ids, start, answer_weights(len(ids), start, final, *weights)
 
 
 def select_samples(

@@ -74,6 +74,12 @@ class TrainConfig(_Strict):
     loss: Literal["answer", "full", "weighted"] = "answer"
     answer_weight: float = Field(default=0.5, ge=0, le=1)  # for loss="weighted"
     reverse_answer: bool = False
+    # the answer format (lolameme.train.format): the paper's direct answer, or a step-by-step trace first
+    answer_format: Literal["direct", "trace"] = "direct"
+    trace_statements: Literal["all", "relevant"] = "all"  # trace every statement, or the printed value's chain
+    trace_share: float = Field(default=1.0, gt=0, le=1)  # share of training rows written as traces (rest direct)
+    trace_weight: float = Field(default=1.0, ge=0)  # loss weight of each trace-field token within the answer
+    final_weight: float = Field(default=1.0, ge=0)  # loss weight of each final-answer token within the answer
 
     # budget: training stops at whichever is reached first (at least one is required)
     steps: int | None = Field(default=None, ge=1)
@@ -124,6 +130,12 @@ class TrainConfig(_Strict):
     def stage_list(self) -> list[Stage]:
         """The stages to run: the configured ones, or one stage over ``data``."""
         return list(self.stages) or [Stage()]
+
+    def answer_format_spec(self):
+        """The :class:`~lolameme.train.format.AnswerFormat` the run writes its samples in."""
+        from lolameme.train.format import AnswerFormat
+
+        return AnswerFormat(self.answer_format, self.trace_statements, self.reverse_answer)
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

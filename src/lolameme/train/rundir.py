@@ -160,7 +160,8 @@ def _check_resumable(path: Path, config: TrainConfig) -> TrainConfig:
     """``config`` with the saved context length; ConfigError if it changes what the run learns."""
     saved = ckpt.read_run_config(path)["train"]
     new = config.to_json()
-    changed = sorted(k for k in new if k not in RESUMABLE_CHANGES | {"max_seq_len", "out"} and saved.get(k) != new[k])
+    changed = sorted(k for k in new if k not in RESUMABLE_CHANGES | {"max_seq_len", "out"}
+                     and saved.get(k, _default(k)) != new[k])
     if saved.get("max_seq_len") and config.max_seq_len not in (None, saved["max_seq_len"]):
         changed.append("max_seq_len")
     if changed:
@@ -169,6 +170,11 @@ def _check_resumable(path: Path, config: TrainConfig) -> TrainConfig:
     if config.max_seq_len is None and saved.get("max_seq_len"):
         return config.model_copy(update={"max_seq_len": saved["max_seq_len"]})
     return config
+
+
+def _default(key: str) -> Any:
+    """A TrainConfig key's default: what a run saved before the key existed was trained with."""
+    return TrainConfig.model_fields[key].get_default(call_default_factory=True)
 
 
 def _clear_run(path: Path) -> None:

@@ -308,7 +308,10 @@ class Trainer:
 
     def _cache(self, data_dir: Path, cfg: TrainConfig) -> TokenCache:
         """The token cache of ``data_dir``'s training split; rank 0 builds it, the others wait."""
-        return self._in_order(lambda: token_cache(data_dir, TRAIN_SPLIT, self.tok, reverse_answer=cfg.reverse_answer))
+        cache = self._in_order(lambda: token_cache(data_dir, TRAIN_SPLIT, self.tok, fmt=cfg.answer_format_spec(),
+                                                   trace_share=cfg.trace_share, share_seed=cfg.seed))
+        cache.answer_weights = (cfg.trace_weight, cfg.final_weight)
+        return cache
 
     def _in_order(self, make):
         """Run ``make`` on rank 0 first (it may write files), then on the others."""
@@ -331,13 +334,22 @@ class Trainer:
 
 @torch.no_grad()
 def teacher_forced_scores(model, samples: SampleSet, batch_size: int, pad_id: int, device, autocast) -> dict[str, float]:
-    """Answer loss, answer-token accuracy and whole-answer (exact) accuracy under teacher forcing."""
+    """Answer loss, answer-token accuracy and whole-answer (exact) accuracy under teacher forcing.
+
+    With traces the answer is the trace and the final answer: ``val_exact`` asks for every token of
+    both (what greedy decoding needs to write the ideal trace, hence the right final answer), and
+    ``val_final_exact`` for the final answer's tokens alone, given the true trace.
+    """
     was_training = model.training
     model.eval()
     order = np.argsort(samples.lengths, kind="stable")
-    loss_sum = correct_tokens = n_tokens = exact = 0.0
+    loss_sum = correct_tokens = n_tokens = exact = final_exact = 0.0
     for begin in range(0, len(order), batch_size):
-        batch = collate([samples.sample(p) for p in order[begin : begin + batch_size]], pad_id).to(device)
+        part = order[begin : begin + batch_size]
+        batch = collate([samples.sample(p) for p in part], pad_id).to(device)
+        columns = torch.arange(batch.targets.shape[1], device=device)
+        first_final = torch.as_tensor(samples.final_starts[part] - 1, device=device)
+        final = batch.answer_mask & (columns[None, :] >= first_final[:, None])
         with autocast():
             logits = model(batch.inputs)
         ce = token_cross_entropy(logits, batch.targets)
@@ -346,12 +358,14 @@ def teacher_forced_scores(model, samples: SampleSet, batch_size: int, pad_id: in
         correct_tokens += float((hit & batch.answer_mask).sum())
         n_tokens += float(batch.answer_mask.sum())
         exact += float((hit | ~batch.answer_mask).all(dim=1).sum())
+        final_exact += float((hit | ~final).all(dim=1).sum())
     model.train(was_training)
     n = max(len(order), 1)
     return {
         "val_answer_loss": loss_sum / max(n_tokens, 1),
         "val_token_accuracy": correct_tokens / max(n_tokens, 1),
         "val_exact": exact / n,
+        "val_final_exact": final_exact / n,
         "val_samples": len(order),
     }
 

@@ -70,6 +70,7 @@ class Analysis:
     depth: int  # deepest operator nesting: 1 for a flat list, 0 for a bare digit
     n_ops: int  # number of operators (lists)
     lra_length: int  # LRA's length: 1 per digit + 2 per operator
+    list_values: tuple[int, ...] = ()  # every list's value in the order the lists close (innermost first)
 
 
 def analyze(text: str) -> Analysis:
@@ -85,6 +86,7 @@ def analyze(text: str) -> Analysis:
         raise ParseError("empty ListOps expression; expected a digit or a list such as '[MAX 2 9 ]'")
     stack: list[tuple[str, list[int]]] = []  # open lists: (operator, argument values so far)
     result: int | None = None
+    closed: list[int] = []  # values of the lists closed so far, in closing order
     depth = n_ops = 0
     for position, token in enumerate(tokens):
         if result is not None:
@@ -102,6 +104,7 @@ def analyze(text: str) -> Analysis:
             if not values:
                 raise ParseError(f"token {position}: empty list '[{name} ]'; a list needs at least one argument")
             value = apply_operator(name, values)
+            closed.append(value)
         elif len(token) == 1 and token.isdigit():
             value = int(token)
         elif token.startswith("["):
@@ -115,7 +118,7 @@ def analyze(text: str) -> Analysis:
     if stack:
         raise ParseError(f"unbalanced '[': {len(stack)} list(s) still open at the end of the input "
                          f"(innermost '[{stack[-1][0]}')")
-    return Analysis(value=result, depth=depth, n_ops=n_ops, lra_length=len(tokens))
+    return Analysis(value=result, depth=depth, n_ops=n_ops, lra_length=len(tokens), list_values=tuple(closed))
 
 
 def evaluate(text: str) -> int:
