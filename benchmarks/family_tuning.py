@@ -38,6 +38,19 @@ MQAR_RECIPE = {"tokenizer": "char", "loss": "answer", "lr": 1e-3, "min_lr_ratio"
                "batch_size": 64, "val_every": 1000, "model_overrides": {"pos_encoding": "rotary"}}
 
 
+AR = {"preset": "associative-recall", "split": "test", "overrides": {"train_examples": 20_000, "test_examples": 500}}
+AR_RECIPE = {"tokenizer": "char", "loss": "answer", "lr": 1e-3, "min_lr_ratio": 0.1, "warmup_steps": 50,
+             "batch_size": 32, "val_every": 10_000, "model_overrides": {"pos_encoding": "rotary"}}
+
+
+def _ar(name: str, layers: str, filter_decay: bool = False, **train: Any) -> dict[str, Any]:
+    width = int(layers.split(":")[1].split("*")[0])
+    overrides = {"pos_encoding": "rotary", "layers": layers, "d_embed": width, "n_head": 4,
+                 **train.pop("model_overrides", {})}
+    return {"name": f"ar-{name}", "data": AR, "recipe": AR_RECIPE, "model": layers, "filter_decay": filter_decay,
+            "train": {**train, "model_overrides": overrides}}
+
+
 def _copies(name: str, model: str, filter_decay: bool = False, **train: Any) -> dict[str, Any]:
     return {"name": name, "data": COPIES, "recipe": COPY_RECIPE, "model": model, "train": train,
             "filter_decay": filter_decay}
@@ -71,6 +84,17 @@ GRIDS: dict[str, list[dict[str, Any]]] = {
         _copies("thex-3 lr1e-3 learned-pos", "thex-tiny-3", lr=1e-3, model_overrides={"pos_encoding": "learned"}),
         _copies("thex-0 lr1e-3", "thex-tiny-0", lr=1e-3),
         _copies("gpt2 lr3e-3", "gpt2-tiny", lr=3e-3),
+    ],
+    "ar": [
+        _ar("hyena64x2 lr3e-3 filter-decay", "hyena:64*2", True, lr=3e-3),
+        _ar("hyena64x2 lr1e-3 filter-decay", "hyena:64*2", True, lr=1e-3),
+        _ar("hyena64x2 lr3e-4 filter-decay", "hyena:64*2", True, lr=3e-4),
+        _ar("hyena64x2 lr3e-3", "hyena:64*2", lr=3e-3),
+        _ar("hyena64x2 lr1e-3", "hyena:64*2", lr=1e-3),
+        _ar("hyena64x2 lr3e-4", "hyena:64*2", lr=3e-4),
+        _ar("hyena64x2 lr1e-3 ctx512", "hyena:64*2", lr=1e-3, max_seq_len=512),
+        _ar("gpt2-64x2 lr1e-3", "gpt2:64*2", lr=1e-3),
+        _ar("gpt2-64x2 lr3e-3", "gpt2:64*2", lr=3e-3),
     ],
     "mqar": [
         *[_mqar(pairs, "gpt2-tiny", "gpt2-tiny") for pairs in (4, 8)],
@@ -167,7 +191,7 @@ def _cpu() -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--grid", choices=sorted(GRIDS), default="copies")
-    p.add_argument("--only", default="", help="comma-separated substrings: run only cells whose name has one")
+    p.add_argument("--only", default="", help="comma-separated cell names: run only these (in this order)")
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--seeds", default="0")
     p.add_argument("--jobs", type=int, default=1)
@@ -175,12 +199,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=Path, default=Path("/tmp/lolameme-runs/tuning"))
     p.add_argument("--records", type=Path, default=RECORDS)
     args = p.parse_args(argv)
-    wanted = [s for s in args.only.split(",") if s]
+    wanted = [s.strip() for s in args.only.split(",") if s.strip()]
+    grid = {cell["name"]: cell for cell in GRIDS[args.grid]}
+    unknown = [name for name in wanted if name not in grid]
+    if unknown:
+        p.error(f"unknown cell(s) {unknown}; grid {args.grid} has: {', '.join(grid)}")
     cells = []
     for seed in (int(s) for s in args.seeds.split(",")):
-        for cell in GRIDS[args.grid]:
-            if wanted and not any(w in cell["name"] for w in wanted):
-                continue
+        for cell in [grid[name] for name in wanted] or GRIDS[args.grid]:
             data_dir = ensure_data(args.runs, cell["data"])
             tag = f"{args.grid}--{cell['name'].replace(' ', '_')}--steps{args.steps}--seed{seed}"
             cells.append({**cell, "data_dir": str(data_dir), "split": cell["data"]["split"], "seed": seed,
