@@ -42,15 +42,16 @@ def list_command(specs: list[Path] = SPECS_OPT) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from lolameme.experiments.spec import list_specs, load_spec
+    from lolameme.experiments.spec import list_specs, load_spec, package_spec_dir
 
     table = Table(title="experiments")
-    for column in ("name", "paper", "title", "models", "datasets", "scales", "file"):
+    for column in ("name", "paper", "title", "models", "datasets", "scales", "from"):
         table.add_column(column)
     for path in list_specs(specs):
         spec = load_spec(path)
+        source = "package" if path.parent == package_spec_dir() else str(path)
         table.add_row(spec.name, spec.paper, spec.title, str(len(spec.models)), str(len(spec.datasets)),
-                      ", ".join(spec.scales), str(path))
+                      ", ".join(spec.scales), source)
     Console().print(table)
 
 
