@@ -134,7 +134,8 @@ def run_experiment(spec: ExperimentSpec, scale: str, *, seeds: int | None = None
         return make_job(spec, scale, cell, wd.dataset_dir(cell.dataset), wd.run_dir(cell), threads=threads,
                         gpus=devices, nproc=nproc, progress=show, log_to=log_to)
 
-    clock = CellClock(total=len(cells), done=sum(states[c.id] == "done" for c in cells), slots=slots)
+    elsewhere = sum(states[c.id] == "running" for c in cells)  # another process's to count, not ours
+    clock = CellClock(total=len(cells) - elsewhere, done=sum(states[c.id] == "done" for c in cells), slots=slots)
     with Heartbeat(wd) as heart:
         book = _Book(wd, summary, log, clock, heart)
         if ray is not None:
@@ -158,7 +159,7 @@ def run_experiment(spec: ExperimentSpec, scale: str, *, seeds: int | None = None
 
 @dataclass
 class CellClock:
-    """Cells done, running and left in this shard, and an ETA from the cells finished so far."""
+    """Cells done, running and left in this shard (those another process runs not counted), and an ETA."""
 
     total: int
     done: int  # including cells finished before this run

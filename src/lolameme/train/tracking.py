@@ -107,7 +107,7 @@ class WandbMirror:
         """The W&B run, started with the first record (the trainer's "start", before any training)."""
         try:
             return self.wandb.init(project=os.environ.get("WANDB_PROJECT", "lolameme"), name=self.run_dir.name,
-                                   dir=str(self.run_dir), config=self.config, reinit="create_new")
+                                   dir=str(self.run_dir), config=self.config)
         except Exception as exc:  # no login, no network: say so in one line, with the offline way out
             first = str(exc).splitlines()[0] if str(exc) else ""
             raise ConfigError(f"--log-to wandb: cannot start a W&B run ({type(exc).__name__}: {first}); log in "
