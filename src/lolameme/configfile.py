@@ -25,8 +25,10 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(f"cannot read config file {path}: nested too deeply") from None
     except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+        raise ConfigError(f"cannot read config file {path}: {yaml_problem(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -34,8 +36,33 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
+#: A value starting with one of these YAML indicators is taken as literal text, so the documented
+#: ``--set latent_type_a_modification=*3`` works unquoted (YAML would read ``*3`` as an alias).
+LITERAL_START = "*&!@`%|>"
+
+
+def yaml_problem(exc: Exception) -> str:
+    """A YAML (or JSON) error in one line: the problem and where, without the echoed source."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if problem is None:
+        return " ".join(str(exc).split())
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}"
+
+
+def parse_value(text: str) -> Any:
+    """One ``--set`` value: a YAML scalar or flow collection; text starting with a YAML indicator is literal."""
+    stripped = text.strip()
+    if not stripped:
+        return ""
+    if stripped[0] in LITERAL_START:
+        return stripped
+    return yaml.safe_load(text)
+
+
 def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """``["a=1", "b.c=x"]`` -> ``{"a": 1, "b": {"c": "x"}}`` (values parsed as YAML scalars)."""
+    """``["a=1", "b.c=x"]`` -> ``{"a": 1, "b": {"c": "x"}}`` (values parsed by :func:`parse_value`)."""
     result: dict[str, Any] = {}
     for item in items:
         key, sep, text = item.partition("=")
@@ -43,9 +70,12 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
         if not sep or not key:
             raise ConfigError(f"bad override {item!r}: expected key=value")
         try:
-            value = yaml.safe_load(text) if text.strip() else ""
+            value = parse_value(text)
+        except RecursionError:
+            raise ConfigError(f"bad override {item!r}: value is nested too deeply") from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"bad override {item!r}: value is not valid YAML ({exc})") from exc
+            raise ConfigError(f"bad override {item!r}: value is not valid YAML ({yaml_problem(exc)}); "
+                              "quote text that YAML would misread") from None
         target = result
         *parents, leaf = key.split(".")
         for part in parents:

@@ -41,26 +41,37 @@ def dataset_settings(dataset: DatasetSpec, scale: Scale) -> dict[str, Any]:
 def prepare_dataset(dataset: DatasetSpec, scale: Scale, out: Path, *, workers: int = 1, progress: bool = False) -> bool:
     """Generate ``dataset`` at ``scale`` into ``out`` unless a complete copy made from the same settings is there.
 
-    Returns whether it generated. A copy made from other settings (the spec was
-    edited) is replaced; the cells trained on it are stale too, because their
-    settings key includes the dataset's settings (:func:`settings_key`). A copy
-    without a settings file (made before these files existed) is kept.
+    Returns whether it generated. Runs under the dataset directory's lock
+    (waiting for it), so concurrent sweeps on one work directory generate a
+    shared dataset once and the others reuse it. A reused copy is verified
+    against its manifest; one that fails is generated again (generation is
+    deterministic, so cells trained on the original saw the same bytes).
+    A copy made from other settings (the spec was edited) is replaced; the
+    cells trained on it are stale too, because their settings key includes the
+    dataset's settings (:func:`settings_key`). A copy without a settings file
+    (made before these files existed) is kept.
     The dataset's random seed is the preset's (or an override's), never a
     cell's seed: every model and seed of an experiment sees the same corpus.
     """
+    from lolameme.atomic import atomic_write_text
     from lolameme.data import generate_dataset
+    from lolameme.data.io import dataset_lock, verify_dataset
+    from lolameme.errors import DatasetError
 
     settings = dataset_settings(dataset, scale)
     recorded = out.with_name(out.name + DATASET_SETTINGS_SUFFIX)
-    if (out / "manifest.json").is_file():
-        if not recorded.is_file() or json.loads(recorded.read_text(encoding="utf-8")) == settings:
-            return False
     out.parent.mkdir(parents=True, exist_ok=True)
-    generate_dataset(dataset.preset, out, overrides=settings["overrides"], workers=workers, overwrite=True,
-                     progress=progress)
-    tmp = recorded.with_name(f".{recorded.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(settings, sort_keys=True, default=str), encoding="utf-8")
-    os.replace(tmp, recorded)
+    with dataset_lock(out, wait=True):
+        if (out / "manifest.json").is_file():
+            if not recorded.is_file() or json.loads(recorded.read_text(encoding="utf-8")) == settings:
+                try:
+                    verify_dataset(out)
+                    return False
+                except DatasetError:
+                    pass
+        generate_dataset(dataset.preset, out, overrides=settings["overrides"], workers=workers, overwrite=True,
+                         progress=progress)
+        atomic_write_text(recorded, json.dumps(settings, sort_keys=True, default=str))
     return True
 
 

@@ -26,6 +26,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from lolameme.configfile import yaml_problem
 from lolameme.errors import ConfigError
 from lolameme.validation import validation_problems
 
@@ -397,8 +398,8 @@ def load_spec(name_or_path: str | Path, extra: Sequence[str | Path] = ()) -> Exp
     path = find_spec(name_or_path, extra)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except (yaml.YAMLError, RecursionError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
     return spec_from_dict(raw, where=str(path))
 
 

@@ -123,16 +123,32 @@ class _Discard:
 
 
 def _read_lines(file: Optional[Path]) -> list[str]:
+    """Programs one per line. Lines end at ``\n`` or ``\r\n`` only: ``\f``, ``\v`` and the
+    other characters ``str.splitlines`` breaks at are whitespace inside a program, so splitting
+    there would misalign output lines with input lines."""
     if file is None or str(file) == "-":
         if file is None and sys.stdin.isatty():
             raise ConfigError("no program given: pass PROGRAM, --file FILE, or pipe programs on stdin")
-        return sys.stdin.read().splitlines()
+        data, source = sys.stdin.buffer.read(), "standard input"
+    else:
+        source = f"programs file {str(file)!r}"
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read {source}: {exc.strerror or exc}") from None
     try:
-        return file.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"cannot read programs file {str(file)!r}: {exc.strerror or exc}") from None
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"programs file {str(file)!r} is not UTF-8 text: {exc}") from None
+        raise ConfigError(f"{source} is not UTF-8 text: {exc}") from None
+    return split_lines(text)
+
+
+def split_lines(text: str) -> list[str]:
+    """``text`` cut at ``\n`` (a ``\r`` before it belongs to the line end); no final empty line."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 def _latent_rules(latent: bool, settings: List[str]):

@@ -9,6 +9,7 @@ spellings of one name with different values.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -43,11 +44,18 @@ def load_globals(path: str | Path) -> dict[str, int]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read globals file {str(path)!r}: {exc.strerror or exc}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"globals file {str(path)!r} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"globals file {str(path)!r} is nested too deeply; expected a flat "
+                          '{"name": integer} object or a list of "name = integer" strings') from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, or an integer over Python's digit limit
+        raise ConfigError(f"globals file {str(path)!r} is not valid JSON or holds an integer too long to "
+                          f"read: {exc}") from None
     if isinstance(data, list):
         data = _from_assignments(data, str(path))
     return canonical_globals(data, f"globals file {str(path)!r}")
+
+
+_INTEGER = re.compile(r"-?[0-9]{1,1000}")
 
 
 def _from_assignments(lines: list, source: str) -> dict[str, int]:
@@ -55,7 +63,7 @@ def _from_assignments(lines: list, source: str) -> dict[str, int]:
     for k, line in enumerate(lines):
         parts = line.split("=") if isinstance(line, str) else []
         value = parts[1].strip() if len(parts) == 2 else ""
-        if not value.isascii() or not value.lstrip("-").isdigit() or len(value) > 1000:
+        if not _INTEGER.fullmatch(value):
             raise ConfigError(f"{source}: item {k} is {line!r}; expected 'name = integer'")
         table[parts[0].strip()] = int(value)
     return table

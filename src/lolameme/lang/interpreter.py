@@ -60,6 +60,8 @@ def read_global(name: str, globals: Globals | None) -> int:
         if value is not None:
             if type(value) is int:
                 return value
+            if isinstance(value, bool):
+                raise ConfigError(f"global {name!r} has value {value!r}; global values must be integers, not booleans")
             try:
                 return operator.index(value)
             except TypeError:

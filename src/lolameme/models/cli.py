@@ -39,12 +39,17 @@ def models(
 def _parse_overrides(items: list[str]) -> dict[str, object]:
     import yaml
 
+    from lolameme.configfile import parse_value, yaml_problem
+
     overrides: dict[str, object] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ModelError(f"--set {item!r}: expected key=value, e.g. --set max_seq_len=256")
-        overrides[key.strip()] = yaml.safe_load(value)  # numbers and booleans as such
+        try:
+            overrides[key.strip()] = parse_value(value)  # numbers and booleans as such
+        except (yaml.YAMLError, RecursionError) as exc:
+            raise ModelError(f"--set {item!r}: value is not valid YAML ({yaml_problem(exc)})") from None
     return overrides
 
 

@@ -3,20 +3,24 @@
 Tokenising a corpus costs more than a few epochs of a tiny model on it, and the
 paper's operator-pretraining set (40M programs, ~4B tokens) does not fit in
 memory. So each split is tokenised once per tokenizer and task format into
-three flat files beside the dataset::
+three flat files in the dataset's cache directory
+(:func:`lolameme.data.io.dataset_cache_dir`: ``--cache-dir`` / ``$LOLAMEME_CACHE_DIR``
+when given, else ``DATA/.cache`` when the dataset can be written, else the user cache)::
 
-    DATA/.cache/tokens-<split>-<key>/tokens.bin         all samples' ids, end to end (uint16 or uint32)
+    CACHE/tokens-<split>-<key>/tokens.bin         all samples' ids, end to end (uint16 or uint32)
                                     /offsets.npy        int64 [N+1]: sample i is tokens[offsets[i]:offsets[i+1]]
                                     /answer_start.npy   int32 [N]: index of the first answer token in sample i
                                     /final_start.npy    int32 [N]: index of its final answer (after a trace);
                                                         absent in direct caches, where it is answer_start
                                     /meta.json
 
-``key`` hashes the split file's sha256 (from the manifest), the tokenizer's
+``key`` hashes the split file's sha256 (from the manifest, after the file was
+verified against it: an edited split is refused before any cache is used), the tokenizer's
 fingerprint, the answer format (:class:`~lolameme.train.format.AnswerFormat`: its
 version, the answer-digit order, and for traces the variant and the share of rows
 written as traces), so any change to one of them builds a new cache and a stale one
-is never read; a direct cache's key is what it was before traces existed. The files are
+is never read; a direct cache's key is what it was before traces existed. Since the
+key names the content, not the dataset, one cache directory can serve many datasets. The files are
 opened with ``numpy.memmap``: only the pages of the samples in the current
 batch are read. The split is read in Parquet record batches while building,
 so building is bounded in memory too.
@@ -26,8 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,7 +37,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lolameme.data.io import load_split, read_manifest
+from lolameme.atomic import atomic_dir, atomic_write_json
+from lolameme.data.io import dataset_cache_dir, load_split, os_reason, read_manifest, split_entry, verified_split
 from lolameme.errors import DatasetError
 from lolameme.tokenizers import Tokenizer
 from lolameme.train.format import FORMAT_VERSION, AnswerFormat, TraceContext, assemble, ideal_trace, reverse_digits, trace_context
@@ -78,40 +81,36 @@ def cache_key(split_sha256: str, tok: Tokenizer, reverse_answer: bool, fmt: Answ
 
 
 def token_cache(data_dir: str | Path, split: str, tok: Tokenizer, *, reverse_answer: bool = False,
-                fmt: AnswerFormat | None = None, trace_share: float = 1.0, share_seed: int = 0) -> TokenCache:
+                fmt: AnswerFormat | None = None, trace_share: float = 1.0, share_seed: int = 0,
+                cache_dir: str | Path | None = None) -> TokenCache:
     """The token cache of ``split`` of the dataset in ``data_dir``, built on first use.
 
     ``fmt`` (default: direct with ``reverse_answer``) is the answer format; a trace format writes a seeded
-    ``trace_share`` of the rows as traces (drawn from ``share_seed``) and the rest direct.
+    ``trace_share`` of the rows as traces (drawn from ``share_seed``) and the rest direct. The split is
+    verified against its manifest first; ``cache_dir`` overrides :func:`~lolameme.data.io.dataset_cache_dir`.
     """
     fmt = fmt or AnswerFormat(reverse_answer=reverse_answer)
     data_dir = Path(data_dir)
+    verified_split(data_dir, split)
     manifest = read_manifest(data_dir)
-    entry = manifest["splits"].get(split)
-    if entry is None:
-        raise DatasetError(f"{data_dir} has no split {split!r}; it has: {', '.join(manifest['splits'])}")
+    entry = split_entry(data_dir, manifest, split)
     key = cache_key(entry["sha256"], tok, fmt.reverse_answer, fmt, trace_share, share_seed)
-    final = data_dir / ".cache" / f"tokens-{split}-{key}"
+    final = Path(cache_dir or dataset_cache_dir(data_dir)) / f"tokens-{split}-{key}"
     if (final / "meta.json").is_file():
         return TokenCache(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.tmp.{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
     try:
-        ctx = trace_context(data_dir, manifest) if fmt.is_trace else None
-        _build(data_dir, split, entry, tok, _Writer(fmt, ctx, trace_share, share_seed), tmp)
-        meta = json.loads((tmp / "meta.json").read_text(encoding="utf-8"))
-        meta.update({"split": split, "split_sha256": entry["sha256"], "tokenizer": tok.name, "key": key})
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        try:
-            tmp.rename(final)
-        except OSError:  # another process finished the same cache first; theirs is identical
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_dir(final) as tmp:
+            ctx = trace_context(data_dir, manifest) if fmt.is_trace else None
+            _build(data_dir, split, entry, tok, _Writer(fmt, ctx, trace_share, share_seed), tmp)
+            meta = json.loads((tmp / "meta.json").read_text(encoding="utf-8"))
+            meta.update({"split": split, "split_sha256": entry["sha256"], "tokenizer": tok.name, "key": key})
+            atomic_write_json(tmp / "meta.json", meta)
+    except OSError as exc:
+        if (final / "meta.json").is_file():
+            return TokenCache(final)  # another process finished the same cache first; theirs is identical
+        raise DatasetError(f"cannot write the token cache in {final.parent}: {os_reason(exc)}; "
+                           "pass --cache-dir DIR (or set LOLAMEME_CACHE_DIR) to put it elsewhere") from None
     return TokenCache(final)
 
 
@@ -127,7 +126,8 @@ def _record_batches(data_dir: Path, split: str, entry: dict) -> Iterator[pa.Reco
         except (pa.ArrowException, OSError) as exc:
             raise DatasetError(f"cannot read {path}: {exc}") from exc
     else:  # JSON lines are small by nature; the dataset layer reads them whole
-        yield from load_split(data_dir, split, columns=["input", "label"]).to_batches(max_chunksize=_READ_ROWS)
+        table = load_split(data_dir, split, columns=["input", "label"], verify=False)  # verified by the caller
+        yield from table.to_batches(max_chunksize=_READ_ROWS)
 
 
 class _Writer:
@@ -185,4 +185,4 @@ def _build(data_dir: Path, split: str, entry: dict, tok: Tokenizer, writer: _Wri
             "reverse_answer": fmt.reverse_answer, "format_version": FORMAT_VERSION, "format": fmt.key()}
     if fmt.is_trace:
         meta.update(answer_format=fmt.kind, trace_statements=fmt.statements, trace_share=writer.share)
-    (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    atomic_write_json(out / "meta.json", meta)

@@ -81,8 +81,10 @@ def parse_recipe(text: str, *, name: str, path: Path | None = None) -> Recipe:
     where = str(path) if path else f"recipe {name!r}"
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{where}: not valid YAML: {exc}") from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        from lolameme.configfile import yaml_problem
+
+        raise ConfigError(f"{where}: not valid YAML: {yaml_problem(exc)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping with keys {', '.join(FILE_KEYS)}")
     unknown = sorted(set(data) - set(FILE_KEYS))
