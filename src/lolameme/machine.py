@@ -1,14 +1,17 @@
-"""What machine a measurement ran on: every benchmark and report states it.
+"""The machine: what a measurement ran on, how much memory there is, and worker processes' lifetime.
 
 Numbers from a shared 2-core machine mean little without the CPU model, the
 core count, the thread count and the load at the time, so one helper says it
-the same way everywhere.
+the same way everywhere. Generators size-check configs against the RAM here,
+and their worker pools ask to die with their parent here.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import signal
+import sys
 from pathlib import Path
 
 
@@ -94,3 +97,52 @@ def provenance(device: str | None = None) -> dict[str, object]:
         "host": platform.node(),
         "command": shlex.join(sys.argv),
     }
+
+
+def physical_memory() -> int:
+    """Bytes of RAM on this machine (0 where unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
+def memory_shortfall(needs: dict[str, float]) -> tuple[str, str] | None:
+    """(costliest key, message) when the estimated memory of a config exceeds this machine's RAM.
+
+    ``needs`` maps each size key to the bytes it is estimated to need. Why estimate instead of
+    trying: an oversized generator is not stopped by a MemoryError but by the kernel's OOM
+    killer, which may take other processes with it.
+    """
+    total = sum(needs.values())
+    available = physical_memory()
+    if not available or total <= available:
+        return None
+    key, worst = max(needs.items(), key=lambda item: item[1])
+    return key, (f"needs ~{_gb(total)} of memory ({key} alone ~{_gb(worst)}), more than this machine's "
+                 f"{_gb(available)}; lower it")
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:,.0f} GB" if n >= 1e9 else f"{n / 1e9:.1f} GB"
+
+
+def die_with_parent() -> None:
+    """Have Linux kill this worker the moment its parent process dies (``kill -9`` included).
+
+    A pool initializer: without it a worker finishes the chunk it holds (seconds) after the
+    generating process is gone, burning a core on work nobody reads. (A forkserver's worker dies
+    with the forkserver, which exits as soon as the generating process does.) Elsewhere the
+    worker notices at its next task, as before.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)

@@ -10,6 +10,7 @@ may change.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import List, Optional
 
@@ -58,6 +59,8 @@ def train_command(
     resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its last checkpoint"),
     log_to: Optional[str] = typer.Option(None, "--log-to", help="also mirror metrics.jsonl to tensorboard and/or "
                                          "wandb, comma-separated (pip install 'lolameme[tracking]')"),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="token caches go here (default: DATA/.cache, "
+                                             "or the user cache when the dataset is read-only)"),
 ) -> None:
     """Train a model on a dataset; writes checkpoints, metrics.jsonl and the resolved config to --out."""
     from lolameme.errors import ConfigError
@@ -66,6 +69,10 @@ def train_command(
     from lolameme.train.tracking import open_mirrors, parse_log_to
     from lolameme.train.trainer import resolve_resume_config, train
 
+    if cache_dir is not None:  # through the environment, so DDP ranks and workers see it too
+        from lolameme.data.io import CACHE_ENV
+
+        os.environ[CACHE_ENV] = str(cache_dir.absolute())
     flags = {
         "data": data, "model": model, "tokenizer": tokenizer, "out": out, "steps": steps, "epochs": epochs,
         "tokens": tokens, "time_budget": time_budget, "batch_size": batch_size, "grad_accum": grad_accum, "lr": lr,

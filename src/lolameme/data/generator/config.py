@@ -16,6 +16,7 @@ key and the bad value.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping
 from typing import Any, Literal, NoReturn
 
@@ -93,6 +94,8 @@ class GeneratorConfig(BaseModel):
         mean = data["mean_var_length"]
         if not isinstance(mean, (int, float)) or isinstance(mean, bool):
             return data  # the field's own validation reports the type
+        if not math.isfinite(mean) or not 1 <= mean <= 64:
+            _fail("mean_var_length", mean, "a name length from 1 to 64 letters (A.2's mean length M)")
         derived = {"min_var_length": round(0.75 * mean), "max_var_length": round(1.25 * mean)}
         for key, value in derived.items():
             if key in data and data[key] != value:
@@ -170,6 +173,44 @@ def _check(c: GeneratorConfig) -> None:
     if c.min_int_value > c.max_int_value:
         _fail("min_int_value", c.min_int_value, f"exceeds max_int_value = {c.max_int_value}")
     _check_names(c)
+    _check_memory(c)
+
+
+# Memory per unit, measured with /usr/bin/time on a 2-core AMD EPYC (peak RSS of `lolameme generate`):
+# 725 bytes per name at max_var_length 10 (1M globals: 883 MB vs 150 MB without), and 225 bytes
+# per statement of each program of a chunk at expression_max_depth 2 (400 statements: 902 MB).
+BASE_BYTES = 150e6
+NAME_BYTES_PER_LETTER = 75
+STATEMENT_BYTES_PER_NODE_LEVEL = 60   # x 2**expression_max_depth
+HASH_BYTES_PER_ROW = 16               # program hashes kept to drop duplicates across splits
+
+
+def memory_estimate(c: GeneratorConfig) -> dict[str, float]:
+    """Bytes each size key costs to generate ``c`` with one worker (each extra worker adds a chunk)."""
+    from lolameme.data.generator.splits import plan_splits
+
+    plans = plan_splits(c)
+    chunk = max(p.chunk_rows for p in plans)
+    letters = c.var_length_bounds[1]
+    return {
+        "base": BASE_BYTES,
+        f"global_var_count = {c.global_var_count}": c.global_var_count * NAME_BYTES_PER_LETTER * letters,
+        f"local_var_count = {c.local_var_count}": c.local_var_count * NAME_BYTES_PER_LETTER * letters,
+        f"statement_count = {c.statement_count}":
+            chunk * c.statement_count * STATEMENT_BYTES_PER_NODE_LEVEL * 2 ** c.expression_max_depth,
+        f"dataset_size = {c.dataset_size}": c.dataset_size * HASH_BYTES_PER_ROW,
+        f"test_dataset_size = {c.test_dataset_size}": c.test_dataset_size * HASH_BYTES_PER_ROW * (len(plans) - 1),
+    }
+
+
+def _check_memory(c: GeneratorConfig) -> None:
+    from lolameme.machine import memory_shortfall
+
+    shortfall = memory_shortfall(memory_estimate(c))
+    if shortfall is not None:
+        key, message = shortfall
+        name, _, value = key.partition(" = ")
+        _fail(name, int(value) if value else value, message)
 
 
 def _check_surface(c: GeneratorConfig) -> None:

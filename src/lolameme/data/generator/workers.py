@@ -17,6 +17,7 @@ from multiprocessing.pool import AsyncResult
 
 from lolameme.data.generator.chunks import Chunk, Context, make_chunk
 from lolameme.data.generator.splits import SplitPlan
+from lolameme.machine import die_with_parent
 
 _context: Context | None = None  # a worker process's own copy
 
@@ -24,6 +25,7 @@ _context: Context | None = None  # a worker process's own copy
 def _init_worker(context: Context) -> None:
     global _context
     _context = context
+    die_with_parent()
 
 
 def _work(plan: SplitPlan, k: int) -> Chunk:

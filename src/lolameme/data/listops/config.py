@@ -44,10 +44,11 @@ class ListOpsConfig(BaseModel):
         if self.min_length >= self.max_length - 1:
             raise ValueError(f"min_length={self.min_length} must be < max_length - 1 (max_length={self.max_length}): "
                              f"the bounds are strict, so no length would fit")
-        longest = _longest_tree(self.max_depth, self.max_args)
+        longest = _longest_tree(self.max_depth, self.max_args, self.min_length)
         if self.min_length >= longest:
             raise ValueError(f"min_length={self.min_length} admits no tree: with max_depth={self.max_depth} and "
                              f"max_args={self.max_args} the longest possible tree has length {longest}")
+        _check_memory(self)
         return self
 
     @property
@@ -59,12 +60,38 @@ class ListOpsConfig(BaseModel):
         return {"train": self.num_train_samples, "val": self.num_valid_samples, "test": self.num_test_samples}
 
 
-def _longest_tree(max_depth: int, max_args: int) -> int:
-    """LRA length of the largest tree the rules allow (every node a full list while it may be)."""
+def _longest_tree(max_depth: int, max_args: int, enough: int) -> int:
+    """LRA length of the largest tree the rules allow (every node a full list while it may be).
+
+    Stops once the length passes ``enough`` (all the caller compares it with), so the work is
+    bounded by log(enough) steps whatever ``max_depth`` is, and the numbers stay small.
+    """
     length = 1  # a digit at the deepest level
     for _ in range(max_depth - 1):
         length = 2 + max_args * length
+        if length > enough:
+            break
     return length
+
+
+# Measured with /usr/bin/time on a 2-core AMD EPYC (peak RSS of `lolameme generate`): a chunk of
+# CHUNK_DRAWS trees grown to max_length 20,000 took 614 MB against 170 MB at 2,000, ~1.5 bytes per
+# draw and unit of length; each kept sample's digest costs ~120 bytes in the duplicate check.
+BASE_BYTES = 150e6
+BYTES_PER_DRAW_LENGTH = 2
+BYTES_PER_SAMPLE = 120
+
+
+def _check_memory(config: ListOpsConfig) -> None:
+    from lolameme.data.listops.sampler import CHUNK_DRAWS
+    from lolameme.machine import memory_shortfall
+
+    needs = {"base": BASE_BYTES,
+             f"max_length={config.max_length}": CHUNK_DRAWS * config.max_length * BYTES_PER_DRAW_LENGTH,
+             f"num_train/valid/test_samples (total {config.total_samples})": config.total_samples * BYTES_PER_SAMPLE}
+    shortfall = memory_shortfall(needs)
+    if shortfall is not None:
+        raise ValueError(f"{shortfall[0]}: {shortfall[1]}")
 
 
 def load_config(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> ListOpsConfig:

@@ -44,23 +44,34 @@ def read_lra_tsv(path: str | os.PathLike) -> Iterator[LraRow]:
     try:
         handle = open(path, encoding="utf-8", newline="")
     except OSError as exc:
-        raise DatasetError(f"cannot open {path}: {exc}") from exc
-    with handle:
-        header = handle.readline().rstrip("\r\n").split("\t")
-        if tuple(header) != HEADER:
-            raise DatasetError(f"{path}:1: expected the LRA header 'Source<TAB>Target', found {'<TAB>'.join(header)!r}")
-        for line_number, line in enumerate(handle, start=2):
-            line = line.rstrip("\r\n")
-            if not line:
-                continue
-            fields = line.split("\t")
-            if len(fields) != 2:
-                raise DatasetError(f"{path}:{line_number}: expected 2 tab-separated fields (Source, Target), "
-                                   f"found {len(fields)}")
-            target = fields[1].strip()
-            if len(target) != 1 or not target.isdigit():
-                raise DatasetError(f"{path}:{line_number}: Target {target!r} is not a digit 0-9")
-            yield LraRow(line_number, fields[0], int(target))
+        raise DatasetError(f"cannot open {path}: {exc.strerror or exc}") from None
+    line_number = 1
+    try:
+        with handle:
+            header = handle.readline().rstrip("\r\n").split("\t")
+            if tuple(header) != HEADER:
+                raise DatasetError(f"{path}:1: expected the LRA header 'Source<TAB>Target', "
+                                   f"found {'<TAB>'.join(header)[:80]!r}")
+            for line_number, line in enumerate(handle, start=2):
+                row = _parse_row(path, line_number, line.rstrip("\r\n"))
+                if row is not None:
+                    yield row
+    except UnicodeDecodeError:
+        raise DatasetError(f"{path}: not UTF-8 text (a binary file?) near line {line_number}; expected LRA's "
+                           "tab-separated Source/Target rows") from None
+
+
+def _parse_row(path: Path, line_number: int, line: str) -> LraRow | None:
+    if not line:
+        return None
+    fields = line.split("\t")
+    if len(fields) != 2:
+        raise DatasetError(f"{path}:{line_number}: expected 2 tab-separated fields (Source, Target), "
+                           f"found {len(fields)}")
+    target = fields[1].strip()
+    if len(target) != 1 or not target.isdigit():
+        raise DatasetError(f"{path}:{line_number}: Target {target[:20]!r} is not a digit 0-9")
+    return LraRow(line_number, fields[0], int(target))
 
 
 def find_lra_files(directory: str | os.PathLike) -> dict[str, Path]:
