@@ -73,5 +73,7 @@ class Progress:
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None:  # the error message that follows says what happened; no closing line
+            self.enabled = False
         self.close()
