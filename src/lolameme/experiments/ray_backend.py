@@ -61,10 +61,10 @@ def check_address(address: str) -> None:
 def connect_ray(address: str | None, log: Callable[[str], None] = print):
     """Connect to the cluster at ``address``, or start a local one; an existing connection is reused."""
     ray = import_ray()
-    if ray.is_initialized():
-        return ray
     if address:
         check_address(address)
+    if ray.is_initialized():
+        return ray
     try:
         ray.init(address=address, include_dashboard=False, log_to_driver=False,
                  configure_logging=False)
