@@ -50,6 +50,7 @@ from pathlib import Path
 from tokenizers import Tokenizer as HFTokenizer
 from tokenizers import Regex, decoders, models, pre_tokenizers
 
+from lolameme.atomic import atomic_write_text
 from lolameme.errors import TokenizerError
 
 TOKENIZER_NAMES = ("char", "words", "gpt2", "listops")
@@ -104,10 +105,7 @@ class Tokenizer:
 
     def save(self, path: str | Path) -> None:
         """Write the Hugging Face ``tokenizer.json`` to ``path`` (temporary file, then rename)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.hf.to_str(pretty=True), encoding="utf-8")
-        tmp.replace(path)
+        atomic_write_text(path, self.hf.to_str(pretty=True))
 
     @property
     def fingerprint(self) -> str:

@@ -9,11 +9,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from lolameme.atomic import atomic_write_json
 from lolameme.cli import app
 from lolameme.errors import CheckpointError, DatasetError
 from lolameme.eval.evaluate import EvalSettings, evaluate_run
 from lolameme.models import build_model
-from lolameme.atomic import atomic_write_json
 from lolameme.train.checkpoint import save_checkpoint
 
 

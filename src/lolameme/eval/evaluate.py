@@ -31,7 +31,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from lolameme.data.io import load_split, read_manifest, write_json_atomic
+from lolameme.atomic import atomic_path, atomic_write_json
+from lolameme.data.io import load_split, read_manifest
 from lolameme.errors import DatasetError, LolamemeError, ModelError, TokenizerError
 from lolameme.eval.decode import greedy_decode, teacher_forced_scores
 from lolameme.eval.metrics import (SampleScores, exact_match, majority_answer, sliced_scores, summarize,
@@ -351,7 +352,7 @@ def evaluate_run(run_dir: str | os.PathLike, *, data: str | os.PathLike | None =
                                              settings=settings, fmt=trained.format_for(settings or EvalSettings()))
         report = {"run": str(run_dir), "checkpoint": which, "step": loaded.step, **report}
         write_parquet_atomic(out / f"{split}.predictions.parquet", predictions)
-        write_json_atomic(out / f"{split}.json", report)
+        atomic_write_json(out / f"{split}.json", report)
         reports[split] = report
     return reports
 
@@ -371,6 +372,5 @@ def majority_source_labels(trained: TrainedOn, data_dir: Path) -> list[str]:
 
 
 def write_parquet_atomic(path: Path, table: pa.Table) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")

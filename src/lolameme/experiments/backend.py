@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lolameme.atomic import atomic_write_json, atomic_write_text
 from lolameme.errors import ConfigError, ExperimentError
 from lolameme.experiments.spec import DatasetSpec, ExperimentSpec, Scale
 
@@ -199,7 +200,7 @@ def run_cell_torchrun(job: CellJob) -> dict[str, Any]:
     cell_dir = job.run_dir.parent
     cell_dir.mkdir(parents=True, exist_ok=True)
     job_file, result_file = cell_dir / "job.json", cell_dir / "worker-result.json"
-    job_file.write_text(json.dumps(job.to_json(), indent=2), encoding="utf-8")
+    atomic_write_json(job_file, job.to_json())
     result_file.unlink(missing_ok=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(max(1, job.threads // job.nproc)))
     if job.gpus:

@@ -9,10 +9,10 @@ averages; nothing is filled in.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from lolameme.atomic import atomic_path, atomic_write_text
 from lolameme.errors import LolamemeError
 from lolameme.experiments.backend import dataset_overrides
 from lolameme.experiments.claims import Scores, check, majority_baseline, paper_mean, target_scores
@@ -236,10 +236,9 @@ def plot_figure(spec: ExperimentSpec, scale: str, figure: Figure, mapping: dict[
         ax.text(0.5, 0.5, "no finished cells yet", ha="center", va="center", transform=ax.transAxes)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp, dpi=FIGURE_DPI)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=FIGURE_DPI, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def _figure_section(spec: ExperimentSpec, scale: str, figure: Figure, mapping: dict[str, str], rows: list[dict],
@@ -338,9 +337,7 @@ def write_report(spec: ExperimentSpec, scale: str, rows: list[dict[str, Any]], o
         own = [r for r in rows if (r.get("setting") or "") == label]
         lines += _results(spec, scale, mapping, own, out_dir, seeds, label)
     path = out_dir / f"{spec.name}.md"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, "\n".join(lines).rstrip() + "\n")
     return path
 
 

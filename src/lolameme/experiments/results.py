@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lolameme.atomic import atomic_path
 from lolameme.errors import ExperimentError
 from lolameme.experiments.spec import setting_label
 
@@ -62,9 +62,8 @@ def build_table(results: Iterable[Mapping[str, Any]]) -> pa.Table:
 
 
 def write_table(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
 
 
 def read_table(path: Path) -> pa.Table:

@@ -7,10 +7,10 @@ and is rewritten whole each time any report is written.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from lolameme.atomic import atomic_write_text
 from lolameme.errors import LolamemeError
 from lolameme.experiments.cells import enumerate_cells, seed_list
 from lolameme.experiments.claims import check, target_scores
@@ -81,7 +81,5 @@ def write_summary(reports_root: Path, spec_dirs: Sequence[str | Path] = ()) -> P
         lines += ["No experiment has results yet.", ""]
     path = reports_root / "README.md"
     reports_root.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, "\n".join(lines).rstrip() + "\n")
     return path
