@@ -7,8 +7,8 @@ torch thread per cell, then decode the test split greedily and report exact matc
 * by *chain*: ``copy`` (the printed value is a literal or variable copied along its whole
   dependency chain, no operator on it) against ``arithmetic``, and by the operators on the
   chain (``add``, ``mul``, ``add+sub``, ...). The dataset has no such column, so it is
-  derived here from the program text: the backward slice of the printed variable, the same
-  slice the generator's ``n_relevant``/``hops`` annotations count;
+  derived from the program text by :func:`lolameme.lang.trace.chain_operators`: the backward
+  slice of the printed variable, the same slice the generator's ``n_relevant``/``hops`` count;
 * by ``hops`` and ``uses_globals`` (the generator's annotations);
 
 and the learning curve over time: teacher-forced exact match on the run's held-out
@@ -53,31 +53,10 @@ TASK_SPLIT = "test_without_globals"
 
 # -- the derived slice ---------------------------------------------------------------------
 def chain_ops(program: str) -> str:
-    """Operators on the printed value's dependency chain, sorted and joined by '+'; 'copy' if none.
+    """Operators on the printed value's dependency chain, sorted and joined by '+'; 'copy' if none."""
+    from lolameme.lang.trace import chain_operators
 
-    Walks the statements backwards from the print: a statement assigning a needed name is on
-    the chain (its reads become needed, its operators are collected); later reassignments
-    shadow earlier ones, exactly as the interpreter's last-assignment semantics.
-    """
-    from lolameme.lang.ast import BinOp, Var
-    from lolameme.lang.parser import parse
-
-    parsed = parse(program)
-    needed = {parsed.printed}
-    ops: set[str] = set()
-    for statement in reversed(parsed.statements):
-        if statement.target not in needed:
-            continue
-        needed.discard(statement.target)
-        stack = [statement.value]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, BinOp):
-                ops.add(node.op)
-                stack += [node.left, node.right]
-            elif isinstance(node, Var):
-                needed.add(node.name)
-    return "+".join(sorted(ops)) or "copy"
+    return "+".join(sorted(chain_operators(program))) or "copy"
 
 
 def slice_scores(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:

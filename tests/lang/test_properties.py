@@ -26,6 +26,7 @@ from lolameme.lang import (
     run_program,
     trace,
 )
+from lolameme.lang.trace import chain_operators
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -184,6 +185,12 @@ def test_trace_slice_is_consistent(case):
     assert t.n_relevant + t.n_noise == len(program.statements)
     assert t.hops <= t.n_relevant
     assert (t.hops == 0) == t.printed_global
+    # the static chain (no values, no globals) has exactly the operators of the traced slice
+    assert chain_operators(program) == {op for s in kept for op in _operators(s.value)}
+
+
+def _operators(expr):
+    return [expr.op, *_operators(expr.left), *_operators(expr.right)] if isinstance(expr, BinOp) else []
 
 
 PIECES = list("()[]{}+-*%|!@/=;_ \t\n") + ["a", "Z", "0", "9", "print", "x_y", "\x00", "é", "٣", "²"]

@@ -6,8 +6,9 @@ drawing and writing the program. Here N programs of S statements are arrays, and
 every step (read a literal, look up a name, apply an operator, fire a latent
 rule) is one numpy operation over all N rows. The semantics are exactly
 :func:`lolameme.lang.run_program`'s and :func:`lolameme.lang.trace`'s
-(docs/language.md): the same operators in :data:`OPS` order, floor modulo,
-latent rules on name-name operands, reads of unassigned names answered by the
+(docs/language.md): the operators of :data:`lolameme.lang.semantics.OPERATORS`
+applied to int64 arrays, the latent rule read from the same table as the scalar
+paths (:attr:`LatentPlan.rule`), reads of unassigned names answered by the
 global table. ``tests/lang/test_columnar.py`` runs random programs through both
 paths and insists on the same outputs, errors and annotations.
 
@@ -40,15 +41,14 @@ import numpy as np
 
 from lolameme.errors import ConfigError, EvalError, ParseError
 from lolameme.lang.ast import OPS, BinOp, Expr, Num, Program, Var
-from lolameme.lang.interpreter import Undefined, read_global
-from lolameme.lang.latent import LatentRules, plan_for
+from lolameme.lang.latent import TYPES, LatentPlan, LatentRules, plan_for
+from lolameme.lang.semantics import OPERATORS, Undefined, read_global
 
 # node kinds
 UNUSED, CONST, NAME, OP = 0, 1, 2, 4
-ADD, SUB, MUL, MOD = (OPS.index(op) for op in ("add", "sub", "mul", "mod"))
+MUL, MOD = OPS.index("mul"), OPS.index("mod")
 #: |every value| stays below this, so no int64 sum, product or modification can wrap unseen
 BOUND = 2 ** 62
-_TYPE_CODE = {"A": 0, "B": 1, "C": 2}
 FAILURES = ("undefined", "modulo_by_zero", "too_large")
 
 
@@ -60,7 +60,7 @@ class Names:
     is_global: np.ndarray     # (V,) bool: the global table has a value for the name
     global_value: np.ndarray  # (V,) int64: that value (0 where none)
     latent: LatentRules | None
-    latent_type: np.ndarray   # (V,) int8: 0 = A, 1 = B, 2 = C under ``latent`` (all 0 without rules)
+    latent_type: np.ndarray   # (V,) int8: index into latent.TYPES (0 = A, 1 = B, 2 = C; all 0 without rules)
 
     @classmethod
     def build(cls, names: Sequence[str], globals: Mapping[str, int] | None = None,
@@ -78,7 +78,7 @@ class Names:
             if not -BOUND < value < BOUND:
                 raise ConfigError(f"global {name!r} = {value} is outside the columnar range (|v| < 2**62)")
             values[i], is_global[i] = value, True
-        types = np.array([_TYPE_CODE[latent.type_of(name)] for name in names] if latent else
+        types = np.array([TYPES.index(latent.type_of(name)) for name in names] if latent else
                          np.zeros(len(names)), dtype=np.int8)
         return cls(names, is_global, values, latent, types)
 
@@ -133,8 +133,7 @@ class ColumnarRun:
 def run_columns(columns: Columns, names: Names) -> ColumnarRun:
     """Run every program of ``columns`` under ``names`` (globals, latent rules); the columnar twin of ``trace``."""
     check_columns(columns, names)
-    plan = plan_for(names.latent)
-    target, kind, ref, op = columns.target, columns.kind, columns.ref, columns.op
+    target, kind, ref = columns.target, columns.kind, columns.ref
     S, T, N = kind.shape
     rows = np.arange(N)
     is_name = kind == NAME
@@ -147,10 +146,38 @@ def run_columns(columns: Columns, names: Names) -> ColumnarRun:
             source[s][is_name[s] & (ref[s] == target[earlier])] = earlier
     from_table = is_name & (source < 0)
     undefined = (from_table & ~names.is_global[name_ref]).any(axis=(0, 1))
+    values, modulo_by_zero, too_large, n_latent = _run_values(columns, names, source, from_table)
 
+    # the print: the last assignment of the printed name, else the global table
+    printed = columns.printed
+    printed_source = np.full(N, -1, dtype=np.int64)
+    for s in range(S):
+        printed_source[target[s] == printed] = s
+    printed_global = printed_source < 0
+    undefined |= printed_global & ~names.is_global[printed]
+    output = np.where(printed_global, names.global_value[printed], _at(values, printed_source, rows))
+    hops, relevant = _dependencies(source, printed_source)
+
+    return ColumnarRun(
+        values=values, output=output, source=source, printed_source=printed_source,
+        n_global_reads=from_table.sum(axis=(0, 1)) + printed_global, n_latent=n_latent, hops=hops,
+        relevant=relevant,
+        failed={"undefined": undefined, "modulo_by_zero": modulo_by_zero & ~undefined,
+                "too_large": too_large & ~modulo_by_zero & ~undefined},
+    )
+
+
+def _run_values(columns: Columns, names: Names, source: np.ndarray, from_table: np.ndarray):
+    """(values (S, N), modulo by zero (N,), too large (N,), latent firings (N,)): every statement, in order."""
+    kind, ref, op = columns.kind, columns.ref, columns.op
+    S, T, N = kind.shape
+    rows = np.arange(N)
+    is_name = kind == NAME
+    name_ref = np.where(is_name, ref, 0)
+    plan = plan_for(names.latent)
+    rule = _rule_arrays(plan) if plan is not None else None
     values = np.zeros((S, N), dtype=np.int64)
-    modulo_by_zero = np.zeros(N, dtype=bool)
-    too_large = np.zeros(N, dtype=bool)
+    modulo_by_zero, too_large = np.zeros(N, dtype=bool), np.zeros(N, dtype=bool)
     n_latent = np.zeros(N, dtype=np.int64)
     for s in range(S):
         earlier = values[np.maximum(source[s], 0), rows]  # (T, N): the values those statements assigned
@@ -161,26 +188,24 @@ def run_columns(columns: Columns, names: Names) -> ColumnarRun:
             if not is_op.any():
                 continue
             left, right = 2 * i + 1, 2 * i + 2
-            fired = is_op & is_name[s, left] & is_name[s, right] if plan is not None else None
+            fired = is_op & is_name[s, left] & is_name[s, right] if rule is not None else None
             result, zero, big, fired = _apply(op[s, i], val[left], val[right], fired,
                                               names.latent_type[name_ref[s, left]],
-                                              names.latent_type[name_ref[s, right]], plan)
+                                              names.latent_type[name_ref[s, right]], rule)
             val[i] = np.where(is_op, result, val[i])
             modulo_by_zero |= is_op & zero
             too_large |= is_op & big
             if fired is not None:
                 n_latent += fired
         values[s] = val[0]
+    return values, modulo_by_zero, too_large, n_latent
 
-    # the print: the last assignment of the printed name, else the global table
-    printed = columns.printed
-    printed_source = np.full(N, -1, dtype=np.int64)
-    for s in range(S):
-        printed_source[target[s] == printed] = s
+
+def _dependencies(source: np.ndarray, printed_source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(hops (N,), relevant (S, N)): :func:`lolameme.lang.trace.dependencies` for every row at once."""
+    S, T, N = source.shape
+    rows = np.arange(N)
     printed_global = printed_source < 0
-    undefined |= printed_global & ~names.is_global[printed]
-    output = np.where(printed_global, names.global_value[printed], _at(values, printed_source, rows))
-
     # hops: 1 + the longest chain among the statements read; the backward slice of the print
     chain = np.zeros((S, N), dtype=np.int64)
     for s in range(S):
@@ -193,14 +218,7 @@ def run_columns(columns: Columns, names: Names) -> ColumnarRun:
     for s in range(S - 1, 0, -1):
         mark = relevant[s] & (source[s] >= 0)
         relevant[source[s][mark], slot_rows[mark]] = True
-
-    return ColumnarRun(
-        values=values, output=output, source=source, printed_source=printed_source,
-        n_global_reads=from_table.sum(axis=(0, 1)) + printed_global, n_latent=n_latent, hops=hops,
-        relevant=relevant,
-        failed={"undefined": undefined, "modulo_by_zero": modulo_by_zero & ~undefined,
-                "too_large": too_large & ~modulo_by_zero & ~undefined},
-    )
+    return hops, relevant
 
 
 def _at(per_statement: np.ndarray, statement: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -210,30 +228,40 @@ def _at(per_statement: np.ndarray, statement: np.ndarray, rows: np.ndarray) -> n
     return np.where(statement >= 0, per_statement[np.maximum(statement, 0), rows], 0)
 
 
-def _apply(op, a, b, fired, ltype, rtype, plan):
+def _rule_arrays(plan: LatentPlan) -> tuple[np.ndarray, np.ndarray]:
+    """The latent rule table (:attr:`LatentPlan.rule`) as arrays indexed [left type, right type]: whether a rule fires,
+    and (left multiply, left divide, right multiply, right divide), the identity where none fires."""
+    fires = np.array([[pair is not None for pair in row] for row in plan.rule])
+    factors = np.array([[pair if pair is not None else (1, 1, 1, 1) for pair in row]
+                        for row in plan.rule], dtype=np.int64)
+    return fires, factors
+
+
+def _apply(op, a, b, fired, ltype, rtype, rule):
     """One operator slot for all rows: (result, modulo by zero, too large, latent fired or None)."""
     big = np.zeros(len(a), dtype=bool)
     if fired is not None:
-        fired &= (ltype == 0) & (rtype != 0) & np.where(rtype == 1, plan.fires["B"], plan.fires["C"])
+        fires, factors = rule
+        fired &= fires[ltype, rtype]
         if fired.any():
-            (ml, dl), (mb, db), (mc, dc) = plan.modify_left, plan.modify_right["B"], plan.modify_right["C"]
-            mr, dr = np.where(rtype == 1, mb, mc), np.where(rtype == 1, db, dc)
+            ml, dl, mr, dr = np.moveaxis(factors[ltype, rtype], -1, 0)
             big |= fired & ((np.abs(a.astype(np.float64) * ml) >= BOUND) | (np.abs(b.astype(np.float64) * mr) >= BOUND))
             a = np.where(fired & ~big, a * ml // dl, a)
             b = np.where(fired & ~big, b * mr // dr, b)
     zero = b == 0
-    result = np.where(op == ADD, a + b, np.where(op == SUB, a - b, 0))
     is_mul = op == MUL
     if is_mul.any():
         # products of factors below 2**31 cannot reach BOUND; check the others in floating point
         wide = is_mul & ((np.abs(a) >= 2 ** 31) | (np.abs(b) >= 2 ** 31))
         big |= wide & (np.abs(a.astype(np.float64) * b.astype(np.float64)) >= BOUND)
-        result = np.where(is_mul & ~big, a * b, result)
-    is_mod = op == MOD
-    if is_mod.any():
-        result = np.where(is_mod, np.remainder(a, np.where(zero, 1, b)), result)
+    result = np.zeros_like(a)
+    safe_b = np.where(zero, 1, b)  # rows dividing by zero are flagged, not computed
+    for code, name in enumerate(OPS):
+        rows = (op == code) & ~big
+        if rows.any():
+            result = np.where(rows, OPERATORS[name](a, safe_b if name == "mod" else b), result)
     big |= np.abs(result) >= BOUND
-    return result, zero & is_mod, big, fired
+    return result, zero & (op == MOD), big, fired
 
 
 def check_columns(columns: Columns, names: Names) -> None:

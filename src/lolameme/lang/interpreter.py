@@ -1,74 +1,23 @@
 """Evaluation: ``run_program`` walks an AST; ``evaluate`` runs program text.
 
 ``evaluate`` first tries a fused tokenize-and-evaluate loop that builds no
-tree (1.6x faster than parsing then walking, see benchmarks/lang.py). That loop only handles the
-happy path: at the first thing it does not expect (a syntax error, an
-undefined name, modulo by zero, a huge value) it gives up, and the text goes
-through :func:`parse` and :func:`run_program`, which raise the precise error.
-So error messages have one source, and tests check the two paths agree.
+tree (see benchmarks/lang.py for what it saves over parsing then walking). That
+loop only handles the happy path: at the first thing it does not expect (a
+syntax error, an undefined name, modulo by zero, a huge value) it gives up, and
+the text goes through :func:`parse` and :func:`run_program`, which raise the
+precise error. So error messages have one source, and tests check the two
+paths agree. Both apply operators through :func:`lolameme.lang.semantics.apply`.
 """
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Mapping
-
-from lolameme.errors import ConfigError, EvalError, LolamemeError
+from lolameme.errors import LolamemeError
 from lolameme.lang.ast import Expr, Num, Program, Var
 from lolameme.lang.latent import LatentPlan, LatentRules, plan_for
-from lolameme.lang.names import canonical, canonical_cache, to_snake
+from lolameme.lang.names import canonical, canonical_cache
 from lolameme.lang.parser import parse
-from lolameme.lang.syntax import (
-    CLOSER_OF,
-    MAX_LITERAL_DIGITS,
-    MAX_NESTING,
-    MAX_VALUE_BITS,
-    OPERATOR_OF,
-    TOKEN,
-)
-
-Globals = Mapping[str, int]
-
-LIMIT = 1 << MAX_VALUE_BITS  # every operator result must satisfy -LIMIT < r < LIMIT
-
-APPLY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "mod": operator.mod}
-_APPLY_SYMBOL = {symbol: APPLY[op] for symbol, op in OPERATOR_OF.items()}
-
-
-class Undefined(Exception):
-    """Internal: a name is neither assigned nor global (becomes an EvalError)."""
-
-
-class TooLarge(Exception):
-    """Internal: an operator result is out of range (becomes an EvalError)."""
-
-
-def read_global(name: str, globals: Globals | None) -> int:
-    """Value of a name that the program has not assigned, from the global table.
-
-    Table keys may be spelled either way; the camelCase key is tried first,
-    then the snake_case one. Looking names up on demand (instead of
-    re-keying the whole table per call) keeps big tables cheap.
-    """
-    if globals is not None:
-        try:
-            value = globals.get(name)
-            if value is None and not name.islower():
-                value = globals.get(to_snake(name))
-        except AttributeError:
-            raise ConfigError(f"globals must be a mapping of names to integers, got {type(globals).__name__}") from None
-        if value is not None:
-            if type(value) is int:
-                return value
-            if isinstance(value, bool):
-                raise ConfigError(f"global {name!r} has value {value!r}; global values must be integers, not booleans")
-            try:
-                return operator.index(value)
-            except TypeError:
-                raise ConfigError(
-                    f"global {name!r} has value {value!r}; global values must be integers"
-                ) from None
-    raise Undefined(name)
+from lolameme.lang.semantics import FAILURES, Globals, Undefined, apply, read_global, statement_error
+from lolameme.lang.syntax import CLOSER_OF, MAX_LITERAL_DIGITS, MAX_NESTING, OPERATOR_OF, TOKEN
 
 
 def eval_expr(expr: Expr, env: dict[str, int], globals: Globals | None, plan: LatentPlan | None) -> int:
@@ -80,35 +29,8 @@ def eval_expr(expr: Expr, env: dict[str, int], globals: Globals | None, plan: La
     if kind is Num:
         return expr.value
     left, right = expr.left, expr.right
-    lvalue = eval_expr(left, env, globals, plan)
-    rvalue = eval_expr(right, env, globals, plan)
-    if plan is not None and type(left) is Var and type(right) is Var:
-        rtype = plan.type_of[right.name[0]]
-        if rtype != "A" and plan.type_of[left.name[0]] == "A" and plan.fires[rtype]:
-            lvalue = plan.modify_left.apply(lvalue)
-            rvalue = plan.modify_right[rtype].apply(rvalue)
-    result = APPLY[expr.op](lvalue, rvalue)
-    if not -LIMIT < result < LIMIT:
-        raise TooLarge
-    return result
-
-
-def statement_error(where: str, exc: Exception) -> EvalError:
-    """The EvalError for an internal failure inside statement ``where``."""
-    if isinstance(exc, Undefined):
-        return EvalError(
-            f"{where}: {exc.args[0]!r} is not defined (not assigned earlier and not in the global table)"
-        )
-    if isinstance(exc, ZeroDivisionError):
-        return EvalError(f"{where}: modulo by zero")
-    if isinstance(exc, TooLarge):
-        return EvalError(f"{where}: a value reached 2**{MAX_VALUE_BITS} in magnitude, the accepted maximum")
-    if isinstance(exc, RecursionError):
-        return EvalError(f"{where}: expression nested too deeply")
-    raise TypeError(exc)  # pragma: no cover - only the types above are passed
-
-
-_FAILURES = (Undefined, ZeroDivisionError, TooLarge, RecursionError)
+    return apply(expr.op, eval_expr(left, env, globals, plan), eval_expr(right, env, globals, plan),
+                 left.name if type(left) is Var else None, right.name if type(right) is Var else None, plan)
 
 
 def run_program(program: Program, globals: Globals | None = None, latent: LatentRules | None = None) -> int:
@@ -118,7 +40,7 @@ def run_program(program: Program, globals: Globals | None = None, latent: Latent
     for number, statement in enumerate(program.statements, 1):
         try:
             env[statement.target] = eval_expr(statement.value, env, globals, plan)
-        except _FAILURES as exc:
+        except FAILURES as exc:
             raise statement_error(f"statement {number}", exc) from None
     value = env.get(program.printed)
     if value is None:
@@ -134,41 +56,33 @@ def evaluate(program: str, globals: Globals | None = None, latent: LatentRules |
     plan = plan_for(latent)
     if type(program) is str:
         try:
-            value = _fast_evaluate(program, globals, plan)
-        except (IndexError, ZeroDivisionError, Undefined, LolamemeError):
+            value = _fast_evaluate(TOKEN.findall(program), globals, plan)
+        except (IndexError, LolamemeError, *FAILURES):
             value = None
         if value is not None:
             return value
     return run_program(parse(program), globals, latent)
 
 
-def _fast_evaluate(text: str, globals: Globals | None, plan: LatentPlan | None) -> int | None:
-    """Fused tokenize+evaluate for well-formed programs; None (or an exception) means 'ask the parser'."""
-    tokens = TOKEN.findall(text)
+# --- the fused fast path: tokens in, value out, None (or an exception) for "ask the parser" ---
+
+def _fast_evaluate(tokens: list[str], globals: Globals | None, plan: LatentPlan | None) -> int | None:
+    """Run well-formed statements ``name = expr ;`` then ``print(name) [;]`` without building a tree.
+
+    An expression keeps a frame per open bracket: first its closer (a str), then, once the
+    left operand is known, (closer, left value, left name, operator).
+    """
     names = canonical_cache  # spelling -> canonical name; misses go through canonical()
-    closer_of = CLOSER_OF
+    closer_of, operator_of, combine = CLOSER_OF, OPERATOR_OF, apply  # locals: this loop is the hot path
     env: dict[str, int] = {}
     i = 0
     while True:
-        token = tokens[i]
-        target = names.get(token) or canonical(token)
+        target = names.get(tokens[i]) or canonical(tokens[i])
         if target is None:
-            if token != "print":
-                return None
-            closer = closer_of.get(tokens[i + 1])
-            printed = names.get(tokens[i + 2]) or canonical(tokens[i + 2])
-            if closer is None or printed is None or tokens[i + 3] != closer:
-                return None
-            rest = len(tokens) - i - 4
-            if rest and (rest > 1 or tokens[-1] != ";"):
-                return None
-            value = env.get(printed)
-            return read_global(printed, globals) if value is None else value
+            return _fast_print(tokens, i, env, globals)
         if tokens[i + 1] != "=":
             return None
         i += 2
-        # Expression: a frame per open bracket, first its closer (str), then,
-        # once the left operand is known, (closer, left value, left name, op).
         stack: list = []
         while True:
             token = tokens[i]
@@ -191,30 +105,34 @@ def _fast_evaluate(text: str, globals: Globals | None, plan: LatentPlan | None) 
                 if value is None:
                     value = read_global(name, globals)
             while stack:
-                frame = stack[-1]
-                if type(frame) is str:
-                    apply = _APPLY_SYMBOL.get(tokens[i])
-                    if apply is None:
+                frame = stack.pop()
+                if type(frame) is str:  # the left operand is done: an operator must follow
+                    op = operator_of.get(tokens[i])
+                    if op is None:
                         return None
+                    stack.append((frame, value, name, op))
                     i += 1
-                    stack[-1] = (frame, value, name, apply)
                     break
-                closer, lvalue, lname, apply = stack.pop()
-                if tokens[i] != closer:
+                if tokens[i] != frame[0]:
                     return None
                 i += 1
-                if plan is not None and lname is not None and name is not None:
-                    rtype = plan.type_of[name[0]]
-                    if rtype != "A" and plan.type_of[lname[0]] == "A" and plan.fires[rtype]:
-                        lvalue = plan.modify_left.apply(lvalue)
-                        value = plan.modify_right[rtype].apply(value)
-                value = apply(lvalue, value)
-                if not -LIMIT < value < LIMIT:
-                    return None
-                name = None
+                value, name = combine(frame[3], frame[1], value, frame[2], name, plan), None
             else:
                 break
         if tokens[i] != ";":
             return None
-        i += 1
         env[target] = value
+        i += 1
+
+
+def _fast_print(tokens: list[str], i: int, env: dict[str, int], globals: Globals | None) -> int | None:
+    """The value ``print(name) [;]`` at token ``i`` prints, if that is all that is left."""
+    closer = CLOSER_OF.get(tokens[i + 1])
+    printed = canonical_cache.get(tokens[i + 2]) or canonical(tokens[i + 2])
+    if tokens[i] != "print" or closer is None or printed is None or tokens[i + 3] != closer:
+        return None
+    rest = len(tokens) - i - 4
+    if rest and (rest > 1 or tokens[-1] != ";"):
+        return None
+    value = env.get(printed)
+    return read_global(printed, globals) if value is None else value

@@ -55,21 +55,30 @@ class Modification(NamedTuple):
     multiply: int
     divide: int
 
-    def apply(self, value: int) -> int:
-        return value * self.multiply // self.divide
-
     @property
     def is_identity(self) -> bool:
         return self.multiply == 1 and self.divide == 1
 
 
-class LatentPlan(NamedTuple):
-    """LatentRules prepared for the interpreter's inner loop."""
+TYPES = ("A", "B", "C")
 
-    type_of: dict[str, str]          # first letter -> 'A' | 'B' | 'C'
-    modify_left: Modification        # modification_a
-    modify_right: dict[str, Modification]  # 'B' / 'C' -> modification_b / _c
-    fires: dict[str, bool]           # 'B' / 'C': does an A-op-B/C pair change anything
+#: ``(left multiply, left divide, right multiply, right divide)``: what a firing rule does to
+#: the operands of ``left op right`` (``value * multiply // divide`` each)
+Firing = tuple[int, int, int, int]
+
+
+class LatentPlan(NamedTuple):
+    """LatentRules prepared for the interpreters' inner loops.
+
+    ``rule[left type][right type]`` is the whole latent-type rule as a 3x3 table (types as
+    indices into :data:`TYPES`): the :data:`Firing` when a rule changes the operands, else
+    None. ``by_letter`` is the same table keyed by the operands' first letters, holding only
+    the firing entries, so the scalar paths pay two dict lookups per name-name operation.
+    """
+
+    type_of: dict[str, str]                           # first letter -> 'A' | 'B' | 'C'
+    rule: tuple[tuple[Firing | None, ...], ...]       # [left type][right type]
+    by_letter: dict[str, dict[str, Firing]]           # left first letter -> right first letter -> Firing
 
 
 def _parse_modification(text: object, field: str) -> Modification:
@@ -95,8 +104,20 @@ def _plan(rules: LatentRules) -> LatentPlan:
         "B": _parse_modification(rules.modification_b, "modification_b"),
         "C": _parse_modification(rules.modification_c, "modification_c"),
     }
-    fires = {t: not (left.is_identity and right[t].is_identity) for t in ("B", "C")}
-    return LatentPlan(type_of, left, right, fires)
+    # The rule: a type-A left operand with a type-B or -C right operand, unless both
+    # modifications are the identity (then nothing changes and nothing counts as fired).
+    rule = tuple(
+        tuple((*left, *right[rtype]) if ltype == "A" and rtype != "A"
+              and not (left.is_identity and right[rtype].is_identity) else None for rtype in TYPES)
+        for ltype in TYPES
+    )
+    by_letter: dict[str, dict[str, Firing]] = {}
+    for lletter, ltype in type_of.items():
+        row = {rletter: firing for rletter, rtype in type_of.items()
+               if (firing := rule[TYPES.index(ltype)][TYPES.index(rtype)]) is not None}
+        if row:
+            by_letter[lletter] = row
+    return LatentPlan(type_of, rule, by_letter)
 
 
 def plan_for(rules: LatentRules | None) -> LatentPlan | None:
@@ -106,4 +127,4 @@ def plan_for(rules: LatentRules | None) -> LatentPlan | None:
     if not isinstance(rules, LatentRules):
         raise ConfigError(f"latent must be a LatentRules or None, got {type(rules).__name__}")
     plan = _plan(rules)
-    return plan if any(plan.fires.values()) else None
+    return plan if plan.by_letter else None

@@ -10,18 +10,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from lolameme.lang.ast import Expr, Num, Program, Var
-from lolameme.lang.interpreter import (
-    APPLY,
-    LIMIT,
-    Globals,
-    TooLarge,
-    Undefined,
-    read_global,
-    statement_error,
-)
+from collections.abc import Sequence
+
+from lolameme.lang.ast import BinOp, Expr, Num, Op, Program, Var
 from lolameme.lang.latent import LatentPlan, LatentRules, plan_for
 from lolameme.lang.parser import parse
+from lolameme.lang.semantics import FAILURES, Globals, Undefined, apply, read_global, statement_error
 
 
 class StatementTrace(NamedTuple):
@@ -58,36 +52,91 @@ class Trace(NamedTuple):
     max_depth: int
 
 
+class Dependencies(NamedTuple):
+    """Which statements feed which: a property of the program text alone, not of any values."""
+
+    depends_on: tuple[tuple[int, ...], ...]  # per statement: indices of the statements whose values it reads
+    hops: tuple[int, ...]                    # per statement: longest chain of statements ending there (>= 1)
+    relevant: tuple[bool, ...]               # per statement: in the backward slice of the printed name
+    printed_by: int | None                   # index of the statement the print reads; None: a global
+
+
+def dependencies(targets: Sequence[str], reads: Sequence[Sequence[str]], printed: str) -> Dependencies:
+    """The dependency structure of statements ``targets[k] = <expression reading reads[k]>``.
+
+    A read depends on the latest earlier assignment of its name (names never assigned
+    earlier are globals and depend on nothing); the backward slice grows from the
+    statement the print reads.
+    """
+    defined_by: dict[str, int] = {}
+    depends_on: list[tuple[int, ...]] = []
+    hops: list[int] = []
+    for index, (target, names) in enumerate(zip(targets, reads)):
+        depends = tuple(sorted({defined_by[n] for n in names if n in defined_by}))
+        depends_on.append(depends)
+        hops.append(1 + max([hops[d] for d in depends], default=0))
+        defined_by[target] = index
+    printed_by = defined_by.get(printed)
+    relevant = [False] * len(depends_on)
+    needed = set() if printed_by is None else {printed_by}
+    for index in range(len(depends_on) - 1, -1, -1):
+        if index in needed:
+            relevant[index] = True
+            needed.update(depends_on[index])
+    return Dependencies(tuple(depends_on), tuple(hops), tuple(relevant), printed_by)
+
+
+def chain_operators(program: str | Program) -> frozenset[Op]:
+    """The operators on the printed value's dependency chain (empty: the value is copied, not computed).
+
+    Static: read from the program text, so it needs neither the global table nor a run.
+    """
+    if not isinstance(program, Program):
+        program = parse(program)
+    per_statement = [_names_and_ops(statement.value) for statement in program.statements]
+    deps = dependencies([s.target for s in program.statements], [names for names, _ in per_statement],
+                        program.printed)
+    return frozenset(op for (_, ops), on_chain in zip(per_statement, deps.relevant) if on_chain for op in ops)
+
+
+def _names_and_ops(expr: Expr) -> tuple[list[str], list[Op]]:
+    names: list[str] = []
+    ops: list[Op] = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if type(node) is BinOp:
+            ops.append(node.op)
+            stack += [node.right, node.left]
+        elif type(node) is Var:
+            names.append(node.name)
+    return names, ops
+
+
 def trace(program: str | Program, globals: Globals | None = None, latent: LatentRules | None = None) -> Trace:
     """Run ``program`` (text or AST) and record how its output came about."""
     if not isinstance(program, Program):
         program = parse(program)
     plan = plan_for(latent)
     env: dict[str, int] = {}
-    defined_by: dict[str, int] = {}  # name -> index of the statement that last assigned it
     records: list[tuple] = []
-    hops: list[int] = []
-    n_global_reads = n_latent = max_depth = 0
     for index, statement in enumerate(program.statements):
         reads: list[str] = []
         global_reads: list[str] = []
         fired = [0]
         try:
             value, depth = _eval(statement.value, env, globals, plan, reads, global_reads, fired)
-        except (Undefined, ZeroDivisionError, TooLarge, RecursionError) as exc:
+        except FAILURES as exc:
             raise statement_error(f"statement {index + 1}", exc) from None
-        depends = sorted({defined_by[n] for n in reads if n in defined_by})
-        hops.append(1 + max([hops[d] for d in depends], default=0))
-        records.append((statement.target, value, reads, global_reads, fired[0], depth, depends))
+        records.append((statement.target, value, reads, global_reads, fired[0], depth))
         env[statement.target] = value
-        defined_by[statement.target] = index
-        n_global_reads += len(global_reads)
-        n_latent += fired[0]
-        if depth > max_depth:
-            max_depth = depth
+    return _summary(program, records, env, globals)
 
+
+def _summary(program: Program, records: list[tuple], env: dict[str, int], globals: Globals | None) -> Trace:
     printed = program.printed
     printed_global = printed not in env
+    n_global_reads = sum(len(record[3]) for record in records)
     if printed_global:
         try:
             output = read_global(printed, globals)
@@ -96,37 +145,28 @@ def trace(program: str | Program, globals: Globals | None = None, latent: Latent
         n_global_reads += 1
     else:
         output = env[printed]
-
-    # Backward slice: walk statements from last to first, growing the set of
-    # statement indices whose values the printed value needs.
-    relevant = [False] * len(records)
-    needed = set() if printed_global else {defined_by[printed]}
-    for index in range(len(records) - 1, -1, -1):
-        if index in needed:
-            relevant[index] = True
-            needed.update(records[index][6])
-
+    deps = dependencies([r[0] for r in records], [r[2] for r in records], printed)
     statements = tuple(
         [
             StatementTrace(
                 index + 1, target, value, tuple(reads), tuple(global_reads), fired, depth,
-                tuple([d + 1 for d in depends]), hops[index], relevant[index],
+                tuple([d + 1 for d in deps.depends_on[index]]), deps.hops[index], deps.relevant[index],
             )
-            for index, (target, value, reads, global_reads, fired, depth, depends) in enumerate(records)
+            for index, (target, value, reads, global_reads, fired, depth) in enumerate(records)
         ]
     )
-    n_relevant = sum(relevant)
+    n_relevant = sum(deps.relevant)
     return Trace(
         statements,
         printed,
         output,
         printed_global,
-        0 if printed_global else hops[defined_by[printed]],
+        0 if printed_global else deps.hops[deps.printed_by],
         n_global_reads,
-        n_latent,
+        sum(record[4] for record in records),
         n_relevant,
         len(statements) - n_relevant,
-        max_depth,
+        max([record[5] for record in records], default=0),
     )
 
 
@@ -141,8 +181,9 @@ def _eval(
 ) -> tuple[int, int]:
     """(value, depth) of ``expr``, recording reads and latent firings on the way.
 
-    Mirrors :func:`lolameme.lang.interpreter.eval_expr`; a property test
-    checks that the two always agree.
+    The walk of :func:`lolameme.lang.interpreter.eval_expr` with bookkeeping; both apply
+    operators through :func:`lolameme.lang.semantics.apply`, and a property test checks
+    that the two always agree.
     """
     kind = type(expr)
     if kind is Var:
@@ -158,13 +199,6 @@ def _eval(
     left, right = expr.left, expr.right
     lvalue, ldepth = _eval(left, env, globals, plan, reads, global_reads, fired)
     rvalue, rdepth = _eval(right, env, globals, plan, reads, global_reads, fired)
-    if plan is not None and type(left) is Var and type(right) is Var:
-        rtype = plan.type_of[right.name[0]]
-        if rtype != "A" and plan.type_of[left.name[0]] == "A" and plan.fires[rtype]:
-            lvalue = plan.modify_left.apply(lvalue)
-            rvalue = plan.modify_right[rtype].apply(rvalue)
-            fired[0] += 1
-    result = APPLY[expr.op](lvalue, rvalue)
-    if not -LIMIT < result < LIMIT:
-        raise TooLarge
-    return result, 1 + max(ldepth, rdepth)
+    value = apply(expr.op, lvalue, rvalue, left.name if type(left) is Var else None,
+                  right.name if type(right) is Var else None, plan, fired)
+    return value, 1 + max(ldepth, rdepth)
