@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from lolameme import LolamemeError
+from lolameme.atomic import atomic_write_text
 from lolameme.lang import Assign, BinOp, LatentRules, Num, Program, Var, evaluate, parse, render, run_program, trace
 from lolameme.lang.ast import OPS
 from lolameme.machine import describe
@@ -155,9 +156,7 @@ def main() -> None:
     lines += ["", f"Command: `python benchmarks/lang.py --programs {args.programs} --repeats {args.repeats} --seed {args.seed}`", ""]
     if not args.no_write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        tmp = RESULTS.with_suffix(".md.tmp")
-        tmp.write_text("\n".join(lines))
-        tmp.replace(RESULTS)
+        atomic_write_text(RESULTS, "\n".join(lines))
 
 
 if __name__ == "__main__":
