@@ -100,7 +100,7 @@ def test_unreachable_address_is_one_clear_line(tmp_path):
     with pytest.raises(ExperimentError, match="no Ray cluster answers there"):
         check_address("127.0.0.1:1")
     result = CliRunner().invoke(app, ["experiment", "run", "listops", "--scale", "micro", "--backend", "ray",
-                                      "--address", "127.0.0.1:1", "--work", str(tmp_path)])
+                                      "--address", "127.0.0.1:1", "--work", str(tmp_path), "--no-report"])
     assert result.exit_code == 2 and "127.0.0.1:1: no Ray cluster answers there" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "cells").exists()
 
@@ -114,12 +114,12 @@ def test_malformed_address_is_a_clear_error(address):
 def test_missing_ray_extra_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError, as without the extra
     result = CliRunner().invoke(app, ["experiment", "run", "listops", "--scale", "micro", "--backend", "ray",
-                                      "--work", str(tmp_path)])
+                                      "--work", str(tmp_path), "--no-report"])
     assert result.exit_code == 2
     assert "--backend ray needs the optional package 'ray': pip install 'lolameme[ray]'" in result.output
 
 
 def test_address_without_ray_backend_is_an_error(tmp_path):
     result = CliRunner().invoke(app, ["experiment", "run", "listops", "--scale", "micro", "--address", "h:1",
-                                      "--work", str(tmp_path)])
+                                      "--work", str(tmp_path), "--no-report"])
     assert result.exit_code == 2 and "add --backend ray" in result.output
