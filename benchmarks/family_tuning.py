@@ -117,25 +117,24 @@ def ensure_data(runs: Path, data: dict[str, Any]) -> Path:
 
 
 def _patch_filter_decay(filter_decay: bool) -> None:
-    """Train with the per-family groups, or (``filter_decay``) with every matrix decaying, filters included."""
+    """With ``filter_decay``, let the Hyena filter matrices decay like every other matrix (the setting
+    before per-family parameter groups); otherwise train with the product's groups unchanged."""
+    if not filter_decay:
+        return
     from lolameme.models.param_groups import parameter_groups
-    from lolameme.train import trainer
+    from lolameme.train import optim
 
-    def build(self):
-        groups = parameter_groups(self.raw_model, self.cfg.weight_decay)
-        if filter_decay:
-            for group in groups:
-                if group["name"] == "hyena_filter":
-                    decaying = [p for p in group["params"] if p.dim() >= 2]
-                    group["params"] = [p for p in group["params"] if p.dim() < 2]
-                    groups.append({"name": "filter_matrices", "params": decaying,
-                                   "weight_decay": self.cfg.weight_decay, "lr_scale": 1.0})
-                    break
-        import torch
+    def groups(model, cfg):
+        result = parameter_groups(model, cfg.weight_decay, cfg.lr_scale)
+        for group in result:
+            if group["name"] == "hyena_filter":
+                result.append({**group, "name": "filter_matrices", "weight_decay": cfg.weight_decay,
+                               "params": [p for p in group["params"] if p.dim() >= 2]})
+                group["params"] = [p for p in group["params"] if p.dim() < 2]
+                break
+        return result
 
-        return torch.optim.AdamW(groups, lr=self.cfg.lr, betas=(self.cfg.beta1, self.cfg.beta2))
-
-    trainer.Trainer._build_optimizer = build
+    optim.param_groups = groups
 
 
 def run_cell(cell: dict[str, Any]) -> dict[str, Any]:

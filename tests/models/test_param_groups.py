@@ -54,3 +54,19 @@ def test_bad_lr_scales_are_config_errors(scales, needle):
     model = build_model("hyena-tiny", vocab_size=40, max_seq_len=32)
     with pytest.raises(ConfigError, match=needle):
         parameter_groups(model, 0.1, lr_scale=scales)
+
+
+def test_the_trainer_optimizer_uses_the_groups_and_the_configured_lr_scale():
+    from lolameme.train.config import make_config
+    from lolameme.train.optim import build_optimizer, set_lr
+
+    model = build_model("hyena:16*2", vocab_size=20, max_seq_len=16)
+    cfg = make_config({"data": "d", "out": "o", "steps": 1, "weight_decay": 0.2, "lr_scale": {"hyena_filter": 0.5}})
+    optimizer = build_optimizer(model, cfg)
+    set_lr(optimizer, 0.01)
+    by_name = {g["name"]: g for g in optimizer.param_groups}
+    assert by_name["hyena_filter"]["lr"] == 0.005 and by_name["hyena_filter"]["weight_decay"] == 0.0
+    assert by_name["decay"]["lr"] == 0.01 and by_name["decay"]["weight_decay"] == 0.2
+    bad = make_config({"data": "d", "out": "o", "steps": 1, "lr_scale": {"filter": 0.5}})
+    with pytest.raises(ConfigError, match="hyena_filter"):
+        build_optimizer(model, bad)

@@ -94,6 +94,7 @@ class TrainConfig(_Strict):
     min_lr_ratio: float = Field(default=0.1, ge=0, le=1)
     warmup_steps: int = Field(default=100, ge=0)
     weight_decay: float = Field(default=0.1, ge=0)
+    lr_scale: dict[str, float] = Field(default_factory=dict)  # per parameter group (lolameme.models.param_groups)
     beta1: float = Field(default=0.9, ge=0, lt=1)
     beta2: float = Field(default=0.95, ge=0, lt=1)
     grad_clip: float | None = Field(default=1.0, gt=0)

@@ -12,16 +12,14 @@ from typing import Any
 
 import torch
 
+from lolameme.models.param_groups import parameter_groups
 from lolameme.train.config import TrainConfig
 
 
 def param_groups(model: torch.nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
-    """Weight decay on matrices (dim >= 2) only, never on biases, norms or scalars."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    return [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-    ]
+    """The model's per-family groups (:mod:`lolameme.models.param_groups`): decay on matrices only, none on
+    Hyena's filters, each group's ``lr_scale`` from ``cfg.lr_scale``."""
+    return parameter_groups(model, cfg.weight_decay, cfg.lr_scale)
 
 
 def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
