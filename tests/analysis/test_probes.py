@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from lolameme.analysis.probes import accuracy, chance, control_labels, held_out_predictions
@@ -66,3 +67,21 @@ def test_absent_targets_are_not_scored_and_streams_are_independent():
     assert (predicted[:, 0, :50] == -1).all()
     acc = accuracy(predicted, labels)[:, 0]
     assert acc[1] >= 0.99 and acc[0] < 0.4
+
+
+def test_the_torch_probe_agrees_with_scikit_learn():
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    values = _values(3)
+    labels = _digits(values)
+    rng = np.random.default_rng(4)
+    # the digit, blurred: a probe reaches well above chance but not 100%
+    features = np.eye(10)[labels[0]] + rng.normal(0, 0.6, size=(N, 10))
+    ours = accuracy(held_out_predictions([torch.as_tensor(features).float()], labels, folds=5, seed=0), labels)[0, 0]
+    fold = np.random.default_rng(0).permutation(N) % 5
+    x = (features - features.mean(0)) / features.std(0, ddof=1)
+    right = 0
+    for k in range(5):
+        fit = linear_model.LogisticRegression(C=1.0, max_iter=1000).fit(x[fold != k], labels[0][fold != k])
+        right += (fit.predict(x[fold == k]) == labels[0][fold == k]).sum()
+    assert 0.3 < ours < 0.95
+    assert abs(ours - right / N) < 0.03

@@ -11,7 +11,7 @@ from analysis_helpers import make_run
 from typer.testing import CliRunner
 
 from lolameme.analysis import report as report_module
-from lolameme.analysis.run import AnalysisSettings, analyze_run
+from lolameme.analysis import AnalysisSettings, analyze_run
 from lolameme.cli import app
 from lolameme.data.io import DatasetWriter
 from lolameme.errors import CheckpointError, DatasetError, TokenizerError

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 
-_EXPORTS = {"analyze_run": "lolameme.analysis.run", "AnalysisSettings": "lolameme.analysis.run"}
+_EXPORTS = {"analyze_run": "lolameme.analysis.run", "AnalysisSettings": "lolameme.analysis.settings"}
 
 __all__ = sorted(_EXPORTS)
 

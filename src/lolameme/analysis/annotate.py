@@ -89,6 +89,8 @@ def annotate(tok: Tokenizer, programs: Sequence[str], labels: Sequence[str], *, 
         except TokenizerError as exc:
             raise TokenizerError(f"{where} row {row}: the run's {tok.name} tokenizer cannot encode this program, "
                                  f"so the dataset does not match the run's vocabulary ({exc})") from None
+        except DatasetError as exc:
+            raise DatasetError(f"{where} row {row}: {exc}") from None
         except LolamemeError as exc:
             raise DatasetError(f"{where} row {row}: the tracer rejects this program ({exc}); "
                                "analysis needs LOLAMEME programs that run") from None
@@ -101,6 +103,9 @@ def _annotate_one(tok: Tokenizer, program: str, label: str, offsets: list[tuple[
     if len(offsets) != answer_start - 2:
         raise TokenizerError("token offsets and token ids disagree")
     result = trace(program, globals_table, latent)
+    if str(result.output) != label:
+        raise DatasetError(f"the label is {label!r} but the tracer computes {result.output} "
+                           "(the dataset's globals.json or latent rules do not match its labels)")
     spans = statement_spans(program)
     statement_role = _statement_roles(result, len(spans))
     starts = np.array([start for start, _ in spans])

@@ -7,6 +7,10 @@ from typing import Optional
 
 import typer
 
+from lolameme.analysis.settings import AnalysisSettings
+
+_DEFAULTS = AnalysisSettings()  # the defaults live in one place
+
 
 def register(app: typer.Typer) -> None:
     """Add the analysis verb to the top-level app."""
@@ -19,13 +23,13 @@ def analyze_command(
     data: Optional[Path] = typer.Option(None, "--data", "-d", help="dataset directory (default: the run's own)"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="analyse only the first N rows"),
     checkpoint: str = typer.Option("best", "--checkpoint", help="best, last or a step number"),
-    max_pairs: int = typer.Option(100, "--max-pairs", min=1, help="causal-patching pairs per kind"),
-    batch_size: int = typer.Option(64, "--batch-size", min=1, help="programs per forward pass"),
-    seed: int = typer.Option(0, "--seed", help="seed of the fresh-init model, control task, folds and pairs"),
+    max_pairs: int = typer.Option(_DEFAULTS.max_pairs, "--max-pairs", min=1, help="causal-patching pairs per kind"),
+    batch_size: int = typer.Option(_DEFAULTS.batch_size, "--batch-size", min=1, help="programs per forward pass"),
+    seed: int = typer.Option(_DEFAULTS.seed, "--seed", help="seed of the fresh-init model, control task, folds and pairs"),
     out: Optional[Path] = typer.Option(None, "--out", help="output directory (default RUN/analysis)"),
 ) -> None:
     """Attention attribution, linear probes, causal patching and Hyena filters: RUN/analysis/report.md."""
-    from lolameme.analysis.run import AnalysisSettings, analyze_run
+    from lolameme.analysis.run import analyze_run
     from lolameme.eval.cli import _checkpoint
 
     settings = AnalysisSettings(limit=limit, checkpoint=_checkpoint(checkpoint), batch_size=batch_size,

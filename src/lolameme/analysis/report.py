@@ -163,12 +163,12 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
 def markdown(result: AnalysisResult, figures: dict[str, Path]) -> str:
     """The report: what was analysed, each measure's figure and key numbers, what was skipped."""
     meta, tables = result.meta, result.tables
-    seconds = ", ".join(f"{k} {v:.1f} s" for k, v in meta["seconds"].items())
+    seconds = ", ".join(f"{k} {v:.1f} s ({meta['cpu_seconds'][k]:.1f} CPU-s)" for k, v in meta["seconds"].items())
     parts = [
         f"# Analysis of {meta['run']}",
         f"Checkpoint {meta['checkpoint']} (step {meta['step']}), model `{meta['layers']}`; "
         f"{meta['rows']} rows of split `{meta['split']}` of {meta['dataset']}. "
-        f"Measured on {meta.get('machine', 'an unnamed machine')}: {seconds}. "
+        f"Measured on {meta.get('machine', 'an unnamed machine')}; wall-clock (and CPU) time per measure: {seconds}. "
         "docs/analysis.md explains every measure and how to read the figures; every number below is in "
         "a Parquet table beside this file.",
         _accuracy_section(tables),

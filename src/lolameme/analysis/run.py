@@ -25,24 +25,12 @@ from lolameme.analysis.batching import answer_logprob, batches
 from lolameme.analysis.filters import filter_tables
 from lolameme.analysis.patching import PairContext, make_pairs, patching_table
 from lolameme.analysis.probes import probe_table, sep_features
+from lolameme.analysis.settings import AnalysisSettings
 from lolameme.errors import CheckpointError, DatasetError
 from lolameme.machine import describe
 
 ANALYSIS_DIR = "analysis"
 TASK = "lolameme"
-
-
-@dataclass
-class AnalysisSettings:
-    """How much to analyse; the defaults keep 500 rows of a tiny model within a couple of minutes on a CPU."""
-
-    limit: int | None = None          # first N rows of the split
-    checkpoint: str | int = "best"
-    batch_size: int = 64
-    folds: int = 5                    # cross-validation folds of the probes
-    max_pairs: int = 100              # patching pairs per kind
-    seed: int = 0                     # fresh-init model, control task, folds and patching pairs
-    progress: bool = True
 
 
 @dataclass
@@ -123,7 +111,8 @@ def measure(loaded, samples: list[Sample], context: PairContext, settings: Analy
     model, pad = loaded.model.eval(), loaded.tokenizer.pad_id
     torch.manual_seed(settings.seed)
     fresh = model_from_config(model.config).eval()
-    result = AnalysisResult(meta={"rows": len(samples), "layers": model.config.layers, "seconds": {}})
+    result = AnalysisResult(meta={"rows": len(samples), "layers": model.config.layers, "seconds": {},
+                                      "cpu_seconds": {}})
     steps = [
         ("accuracy", lambda: {"accuracy": accuracy_table(model, samples, pad, settings.batch_size)}),
         ("attribution", lambda: {"attention": attribution_table(model, samples, pad, settings.batch_size)}),
@@ -139,11 +128,12 @@ def measure(loaded, samples: list[Sample], context: PairContext, settings: Analy
                                                    max(len(s.ids) for s in samples)) or ()))),
     ]
     for name, step in steps:
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         if settings.progress:
             print(f"analysis: {name} ...", file=sys.stderr, flush=True)
         tables = step()
         result.meta["seconds"][name] = round(time.monotonic() - started, 2)
+        result.meta["cpu_seconds"][name] = round(time.process_time() - cpu, 2)
         for key, value in tables.items():
             if value is not None:
                 result.tables[key] = value
