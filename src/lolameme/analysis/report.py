@@ -193,17 +193,22 @@ def _accuracy_section(tables: dict[str, pa.Table]) -> str:
 
 
 def _attention_section(tables: dict[str, pa.Table], figures: dict[str, Path]) -> str:
-    df = _frame(tables["attention"])
-    df = df[df.hops == "all"]
+    everything = _frame(tables["attention"])
+    df = everything[everything.hops == "all"]
     mean = df.groupby(["layer", "role"], sort=False).attention.mean().unstack()[list(ROLES)]
     uniform = df.groupby("role", sort=False).uniform.mean()[list(ROLES)]
     rows = [[f"layer {layer}"] + [f"{v:.2f}" for v in values] for layer, values in mean.iterrows()]
     rows.append(["uniform"] + [f"{v:.2f}" for v in uniform])
     best = df[df.role == "defining"].sort_values("attention", ascending=False).iloc[0]
+    by_hops = everything[(everything.layer == best.layer) & (everything["head"] == best["head"])
+                         & (everything.role == "defining") & (everything.hops != "all")]
+    hops_text = "; ".join(f"{r.hops} hops: {r.attention:.2f} (uniform {r.uniform:.2f}, n={r.n})"
+                          for r in by_hops.itertuples())
     return ("## Attention attribution\n\n![attention](attention.png)\n\nMean attention from the answer-writing "
             "positions to each token role, averaged over heads (`attention.parquet` has every head and the split "
             "by hops). The `uniform` row is what attending evenly to all earlier tokens would give. Head with most "
-            f"attention on the defining statement: layer {best.layer}, head {best['head']} ({best.attention:.2f}).\n\n"
+            f"attention on the defining statement: layer {best.layer}, head {best['head']} ({best.attention:.2f}); "
+            f"by hops: {hops_text}.\n\n"
             + _md_table(["", *ROLES], rows))
 
 
