@@ -68,11 +68,10 @@ def load_inputs(run_dir: Path, data: str | os.PathLike | None, split: str, setti
     from lolameme.train.checkpoint import load_run
 
     loaded = load_run(run_dir, settings.checkpoint)
-    answer_format = loaded.config.get("train", {}).get("answer_format", "direct")
-    if answer_format != "direct":
-        raise CheckpointError(f"{run_dir} writes answers in the {answer_format!r} format; analysis reads "
-                              "answers written right after <sep> and accepts only 'direct' runs")
     trained = TrainedOn.from_config(loaded.config)
+    if trained.answer_format != "direct":
+        raise CheckpointError(f"{run_dir} writes answers in the {trained.answer_format!r} format; analysis reads "
+                              "the answer written right after <sep> and accepts only 'direct' runs")
     if data is None:
         if trained.data_dir is None:
             raise DatasetError(f"{run_dir}/config.json does not name the dataset it was trained on; pass --data")
