@@ -110,13 +110,14 @@ def patching_figure(tables: dict[str, pa.Table], path: Path) -> Path:
     df = _frame(tables["patching"])
     kinds = [k for k in KINDS if k in set(df.kind)]
     bound = max(float(df.carried.abs().max()), float(df.total.abs().max()), 1e-3)
-    fig, axes = plt.subplots(1, len(kinds), figsize=(4.5 * len(kinds), 3.5), squeeze=False)
+    fig, axes = plt.subplots(1, len(kinds), figsize=(5 * len(kinds), 3.5), squeeze=False)
+    fig.subplots_adjust(wspace=0.35)
     for ax, kind in zip(axes[0], kinds):
         part = df[df.kind == kind]
         grid = part.pivot(index="stream", columns="group", values="carried").reindex(
             columns=[g for g in GROUPS if g in set(part.group)])
         image = _heat(ax, grid.to_numpy(), f"{kind} pairs (n={part.pairs.max()}): total effect "
-                      f"{part.total.iloc[0]:+.3f}", list(grid.columns), [f"stream {i}" for i in grid.index],
+                      f"{part.total.iloc[0]:+.3g}", list(grid.columns), [f"stream {i}" for i in grid.index],
                       -bound, bound, "RdBu_r")
     fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="P(clean answer) restored")
     fig.savefig(path, dpi=110, bbox_inches="tight")
@@ -187,7 +188,7 @@ def markdown(result: AnalysisResult, figures: dict[str, Path]) -> str:
 
 def _accuracy_section(tables: dict[str, pa.Table]) -> str:
     df = _frame(tables["accuracy"])
-    rows = [[r.hops, r.n, _pct(r.exact_match), f"{r.p_answer:.3f}"] for r in df.itertuples()]
+    rows = [[r.hops, r.n, _pct(r.exact_match), f"{r.p_answer:.3g}"] for r in df.itertuples()]
     return ("## The model on these rows\n\nExact match (greedy, as the evaluator scores it) and the mean "
             "probability of the whole answer, by hops.\n\n" + _md_table(["hops", "rows", "exact match", "P(answer)"], rows))
 
@@ -231,8 +232,8 @@ def _probes_section(tables: dict[str, pa.Table], figures: dict[str, Path]) -> st
 
 def _patching_section(tables: dict[str, pa.Table], figures: dict[str, Path]) -> str:
     df = _frame(tables["patching"])
-    summary = [[kind, part.pairs.max(), f"{part.p_clean.iloc[0]:.3f}", f"{part.p_corrupt.iloc[0]:.3f}",
-                f"{part.total.iloc[0]:+.3f}"] for kind, part in df.groupby("kind", sort=False)]
+    summary = [[kind, part.pairs.max(), f"{part.p_clean.iloc[0]:.3g}", f"{part.p_corrupt.iloc[0]:.3g}",
+                f"{part.total.iloc[0]:+.3g}"] for kind, part in df.groupby("kind", sort=False)]
     text = ("## Causal patching\n\n![patching](patching.png)\n\nP(clean answer) on the clean and the corrupt "
             "program, and the total effect between them, per pair kind. The figure shows how much of it each "
             "patch (stream x position group) restores.\n\n"
