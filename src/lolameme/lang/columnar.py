@@ -146,7 +146,7 @@ def run_columns(columns: Columns, names: Names) -> ColumnarRun:
             source[s][is_name[s] & (ref[s] == target[earlier])] = earlier
     from_table = is_name & (source < 0)
     undefined = (from_table & ~names.is_global[name_ref]).any(axis=(0, 1))
-    values, modulo_by_zero, too_large, n_latent = _run_values(columns, names, source, from_table)
+    values, modulo_by_zero, too_large, n_latent = _run_values(columns, names, source, from_table, name_ref)
 
     # the print: the last assignment of the printed name, else the global table
     printed = columns.printed
@@ -167,13 +167,12 @@ def run_columns(columns: Columns, names: Names) -> ColumnarRun:
     )
 
 
-def _run_values(columns: Columns, names: Names, source: np.ndarray, from_table: np.ndarray):
+def _run_values(columns: Columns, names: Names, source: np.ndarray, from_table: np.ndarray, name_ref: np.ndarray):
     """(values (S, N), modulo by zero (N,), too large (N,), latent firings (N,)): every statement, in order."""
     kind, ref, op = columns.kind, columns.ref, columns.op
     S, T, N = kind.shape
     rows = np.arange(N)
     is_name = kind == NAME
-    name_ref = np.where(is_name, ref, 0)
     plan = plan_for(names.latent)
     rule = _rule_arrays(plan) if plan is not None else None
     values = np.zeros((S, N), dtype=np.int64)

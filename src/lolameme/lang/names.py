@@ -25,6 +25,19 @@ _snake_cache: dict[str, str] = {}
 _CACHE_LIMIT = 100_000
 
 
+def remember(cache: dict, key: str, value):
+    """``cache[key] = value``, emptying the cache first when it is full; returns ``value``.
+
+    The language's caches (spellings, snake_case forms, the parser's leaves) hold what
+    programs reuse; clearing beats eviction bookkeeping, and random input cannot
+    exhaust memory.
+    """
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
 def canonical(spelling: str) -> str | None:
     """The canonical camelCase name of ``spelling``, or None if it is no valid name.
 
@@ -42,10 +55,7 @@ def canonical(spelling: str) -> str | None:
         return None
     if name == RESERVED:
         return None
-    if len(canonical_cache) >= _CACHE_LIMIT:
-        canonical_cache.clear()
-    canonical_cache[spelling] = name
-    return name
+    return remember(canonical_cache, spelling, name)
 
 
 def to_camel(name: str) -> str:
@@ -60,10 +70,7 @@ def to_snake(name: str) -> str:
     """snake_case spelling of a name given in either style (``xvHMi`` -> ``xv_h_mi``)."""
     snake = _snake_cache.get(name)
     if snake is None:
-        snake = _CAPITAL.sub(lambda m: "_" + m.group(0).lower(), to_camel(name))
-        if len(_snake_cache) >= _CACHE_LIMIT:
-            _snake_cache.clear()
-        _snake_cache[name] = snake
+        snake = remember(_snake_cache, name, _CAPITAL.sub(lambda m: "_" + m.group(0).lower(), to_camel(name)))
     return snake
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from lolameme.errors import ParseError
 from lolameme.lang.ast import Assign, BinOp, Expr, Num, Program, Var
-from lolameme.lang.names import RESERVED, canonical, describe_names
+from lolameme.lang.names import RESERVED, canonical, describe_names, remember
 from lolameme.lang.syntax import (
     CLOSER_OF,
     MAX_LITERAL_DIGITS,
@@ -33,7 +33,6 @@ _OPERAND = "an integer, a name, '(' or '{'"
 # by all trees (saves most allocations); cleared when large.
 _var_cache: dict[str, Var] = {}
 _num_cache: dict[str, Num] = {}
-_CACHE_LIMIT = 100_000
 
 
 def parse(text: str) -> Program:
@@ -113,11 +112,11 @@ class _Parser:
                         f"column {column_of(self.text, i)}: integer literal has {len(token)} digits; "
                         f"at most {MAX_LITERAL_DIGITS} are accepted"
                     )
-                leaf = _remember(_num_cache, token, Num(int(token)))
+                leaf = remember(_num_cache, token, Num(int(token)))
             return leaf
         leaf = _var_cache.get(token)
         if leaf is None:
-            leaf = _remember(_var_cache, token, Var(self.name(i, _OPERAND)))
+            leaf = remember(_var_cache, token, Var(self.name(i, _OPERAND)))
         return leaf
 
     def expr(self, i: int) -> tuple[Expr, int]:
@@ -161,10 +160,3 @@ class _Parser:
         return self.fail(
             i, f"{CLOSER_OF[bracket]!r} to close {bracket!r} at column {column_of(self.text, opener)}"
         )
-
-
-def _remember(cache: dict, key: str, value):
-    if len(cache) >= _CACHE_LIMIT:
-        cache.clear()
-    cache[key] = value
-    return value
