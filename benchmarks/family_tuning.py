@@ -149,7 +149,7 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     run_dir = Path(cell["run_dir"])
     train_keys = {**cell["recipe"], **cell["train"]}
     values = {**train_keys, "data": cell["data_dir"], "out": str(run_dir), "model": cell["model"], "progress": False,
-              "seed": cell["seed"], "steps": cell["steps"]}
+              "seed": cell["seed"], "steps": cell["steps"], "recipe": "none"}  # the keys above are the whole recipe
     config = make_config(values, source=cell["name"])
     start = time.monotonic()
     result = train(config)

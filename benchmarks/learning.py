@@ -47,6 +47,8 @@ from lolameme.machine import cpu_model
 
 RESULTS = Path(__file__).resolve().parent / "results" / "learning.md"
 RECORDS = Path(__file__).resolve().parent / "results" / "learning"
+#: Recipes only the benchmark compares (the package ships the others); loaded by path.
+BENCHMARK_RECIPES = Path(__file__).resolve().parent / "recipes"
 DEFAULT_RUNS = Path("/tmp/lolameme-runs/learning")
 TASK_SPLIT = "test_without_globals"
 
@@ -95,20 +97,25 @@ def ensure_dataset(out: Path, train_size: int, test_size: int, overrides: dict[s
     return out
 
 
+def recipe_source(name: str) -> str:
+    """A recipe by name: one of this benchmark's own (benchmarks/recipes/NAME.yaml), else the package's."""
+    own = BENCHMARK_RECIPES / f"{name}.yaml"
+    return str(own) if own.is_file() else name
+
+
 def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     """Train one (recipe, model) for the budget, evaluate, write result.json; runs in its own process."""
     import torch
 
     torch.set_num_threads(cell["threads"])
     from lolameme.eval.evaluate import EvalSettings, evaluate_run
-    from lolameme.train.config import make_config
-    from lolameme.train.recipes import load_recipe
+    from lolameme.train.config import resolve_config
     from lolameme.train.trainer import train
 
     run_dir = Path(cell["run_dir"])
-    values = {**load_recipe(cell["recipe"]), "data": cell["data"], "out": str(run_dir / "run"), "model": cell["model"],
-              "device": cell["device"], "progress": False, "seed": cell["seed"], **cell["budget"]}
-    config = make_config(values, source=f"benchmark cell {run_dir.name}")
+    values = {"data": cell["data"], "out": str(run_dir / "run"), "model": cell["model"], "device": cell["device"],
+              "progress": False, "seed": cell["seed"], **cell["budget"]}
+    config = resolve_config(values, recipe=recipe_source(cell["recipe"]), source=f"benchmark cell {run_dir.name}")
     load_before = load_average()
     cpu_start = resource.getrusage(resource.RUSAGE_SELF).ru_utime
     wall_start = time.monotonic()

@@ -66,7 +66,7 @@ def trainer_rate(data: Path, out: Path, family: str, steps: int) -> tuple[float,
     """(wall, CPU-time) tokens/s of the trainer between its first and last log line."""
     config = make_config({"data": str(data), "out": str(out), "model": family, "steps": steps, "batch_size": BATCH,
                           "val_samples": 0, "log_every": WARMUP, "checkpoint_every": 10**9, "progress": False,
-                          "device": "cpu", "seed": 0})
+                          "device": "cpu", "seed": 0, "recipe": "none"})
     marks = []  # wall and CPU clocks at each train log line (the first comes after the warm-up steps)
 
     def clock(record: dict) -> None:

@@ -8,6 +8,7 @@ same everywhere.
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -84,3 +85,18 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
                 raise ConfigError(f"override {item!r} conflicts with another override of {part!r}")
         target[leaf] = value
     return result
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``, the one merge rule of every layered config.
+
+    Mappings merge key by key, recursively; anything else in ``over`` -- a scalar, a list
+    (curriculum ``stages``), ``None`` -- replaces the value below it. Neither input is changed.
+    """
+    merged = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged

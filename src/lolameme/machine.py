@@ -13,6 +13,30 @@ import platform
 import signal
 import sys
 from pathlib import Path
+from typing import Any
+
+from lolameme.errors import ConfigError
+
+#: Device names a config accepts; ``cuda:N`` picks one GPU where a command takes a device flag.
+DEVICE_NAMES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name: str) -> Any:
+    """The torch device for ``auto`` (a GPU when there is one), ``cpu``, ``cuda`` or ``cuda:N``.
+
+    The one place a device name becomes a device, so every verb accepts the same names and
+    refuses a missing GPU with the same one-line :class:`ConfigError`.
+    """
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    index = name[len("cuda:"):] if name.startswith("cuda:") else None
+    if name not in DEVICE_NAMES and not (index and index.isdigit()):
+        raise ConfigError(f"unknown device {name!r}; accepted: {', '.join(DEVICE_NAMES)}, cuda:N")
+    if name != "cpu" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} requested but no CUDA GPU is available; use device 'cpu' or 'auto'")
+    return torch.device(name)
 
 
 def cpu_model() -> str:

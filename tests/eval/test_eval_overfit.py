@@ -37,7 +37,7 @@ def test_gpt2_tiny_memorises_64_programs_by_greedy_exact_match(tmp_path):
         generate_dataset("base", data, overrides=SMALL_CORPUS)
     config = make_config({"data": str(data), "out": str(run), "model": "gpt2-tiny", "steps": STEPS,
                           "batch_size": 64, "lr": 3e-3, "warmup_steps": 10, "weight_decay": 0.0, "val_samples": 0,
-                          "checkpoint_every": 10_000, "progress": False, "seed": 0})
+                          "checkpoint_every": 10_000, "progress": False, "seed": 0, "recipe": "none"})
     settings = EvalSettings(progress=False)
 
     train(config, stop_after=HALFWAY)

@@ -33,7 +33,7 @@ def test_tiny_model_memorises_64_programs(tmp_path, model: str) -> None:
     config = make_config({
         "data": str(data), "out": str(tmp_path / "run"), "model": model, "steps": MAX_STEPS, "batch_size": 32,
         "lr": 3e-3, "warmup_steps": 10, "weight_decay": 0.0, "val_samples": 0, "log_every": 25,
-        "checkpoint_every": 10_000, "progress": False, "seed": 0,
+        "checkpoint_every": 10_000, "progress": False, "seed": 0, "recipe": "none",
     })
     history = []
     for stop in range(CHECK_EVERY, MAX_STEPS + 1, CHECK_EVERY):

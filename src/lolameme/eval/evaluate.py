@@ -34,6 +34,7 @@ import torch
 from lolameme.atomic import atomic_path, atomic_write_json
 from lolameme.data.io import load_split, read_manifest
 from lolameme.errors import DatasetError, LolamemeError, ModelError, TokenizerError
+from lolameme.machine import resolve_device
 from lolameme.eval.decode import greedy_decode, teacher_forced_scores
 from lolameme.eval.metrics import (SampleScores, exact_match, majority_answer, sliced_scores, summarize,
                                    trace_by_position)
@@ -92,16 +93,6 @@ class TrainedOn:
                    reverse_answer=bool(train.get("reverse_answer", False)),
                    answer_format=train.get("answer_format", "direct"),
                    trace_statements=train.get("trace_statements", "all"))
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise ModelError(f"unknown device {device!r}; accepted: auto, cpu, cuda, cuda:N")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelError(f"device {device!r} requested but CUDA is not available; use --device cpu")
-    return torch.device(device)
 
 
 def check_compatible(trained: TrainedOn, data_dir: Path, tokenizer: Tokenizer, model: torch.nn.Module) -> str:

@@ -86,46 +86,45 @@ def settings_key(spec: ExperimentSpec, scale_name: str, cell) -> str:
     scale = spec.scale(scale_name)
     dataset = spec.dataset(cell.dataset)
     task, _ = dataset_overrides(dataset, scale)
+    train = {k: v for k, v in train_values(spec, scale_name, cell.setting, cell.model).items() if k != "recipe"}
     parts = {"dataset": dataset_settings(dataset, scale), "model": cell.model, "seed": cell.seed,
-             "tokenizer": scale.tokenizer.get(task), "train": train_values(spec, scale_name, cell.setting),
+             "tokenizer": scale.tokenizer.get(task), "train": train,
              "splits": list(spec.splits_of(cell.dataset)), "eval_limit": scale.eval.limit}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def recipe_values(name: str | None) -> dict[str, Any]:
-    """The training keys of a named recipe (``lolameme.train.recipes``), or {} for none."""
-    if name is None:
-        return {}
-    try:
-        from lolameme.train.recipes import load_recipe
-    except ImportError as exc:
-        raise ConfigError(f"recipe {name!r} is named but this version of lolameme has no recipes "
-                          f"(lolameme.train.recipes): {exc}") from None
-    recipe = load_recipe(name)
-    return dict(recipe) if isinstance(recipe, dict) else recipe.model_dump(exclude_unset=True)
+def train_values(spec: ExperimentSpec, scale_name: str, setting: tuple[tuple[str, Any], ...] = (),
+                 model: str = "") -> dict[str, Any]:
+    """A cell's training keys: its recipe (the setting's ``recipe``, else the scale's) for the model's
+    family, then the scale's keys, then the sweep setting's.
 
-
-def train_values(spec: ExperimentSpec, scale_name: str, setting: tuple[tuple[str, Any], ...] = ()) -> dict[str, Any]:
-    """A cell's training keys: its recipe's (the setting's ``recipe``, else the scale's), the scale's, the setting's.
-
-    The sweep's values win over the scale's keys, which win over the recipe's.
+    Resolved by :func:`lolameme.train.config.resolve_values`, the trainer's one resolution, and
+    returned with the recipe named. A scale that names no recipe trains with the trainer's
+    defaults, not each model's default recipe: every model of an experiment trains the same way.
     """
+    from lolameme.train.config import NO_RECIPE, resolve_values
+
     scale = spec.scale(scale_name)
     own = dict(setting)
     recipe = own.pop("recipe", scale.recipe)
-    return {**recipe_values(recipe), **scale.train, **own}
+    values = resolve_values({**own, "model": model}, recipe=recipe or NO_RECIPE, scale=scale.train)
+    return {k: v for k, v in values.items() if k != "model"}
 
 
 def check_training(spec: ExperimentSpec, scale_name: str) -> None:
-    """Validate the training keys of every setting (recipe, scale, sweep) once, before any work starts."""
+    """Validate the training keys of every setting (recipe, scale, sweep) and model once, before any work starts."""
+    from lolameme.experiments.models import model_mapping
     from lolameme.experiments.spec import setting_label
-    from lolameme.train.config import make_config
+    from lolameme.train.config import validate_config
 
-    for setting in spec.settings():
-        where = f" with sweep setting {setting_label(setting)}" if setting else ""
-        make_config({**train_values(spec, scale_name, setting), "data": "DATA", "out": "OUT"},
-                    source=f"training settings of experiment {spec.name!r} at scale {scale_name!r}{where} "
-                           f"(recipe, then scales.{scale_name}.train, then the sweep)")
+    scale = spec.scale(scale_name)
+    for model in sorted(set(model_mapping(spec.models, scale.models).values())):
+        for setting in spec.settings():
+            where = f" with sweep setting {setting_label(setting)}" if setting else ""
+            validate_config({**train_values(spec, scale_name, setting, model), "data": "DATA", "out": "OUT",
+                             "model": model},
+                            source=f"training settings of experiment {spec.name!r} at scale {scale_name!r} for "
+                                   f"{model}{where} (recipe, then scales.{scale_name}.train, then the sweep)")
 
 
 @dataclass(frozen=True)
@@ -143,7 +142,7 @@ class CellJob:
     run_dir: Path
     tokenizer: str
     splits: tuple[str, ...]
-    train: dict[str, Any] = field(default_factory=dict)  # recipe keys, then the scale's train keys, then the sweep's
+    train: dict[str, Any] = field(default_factory=dict)  # resolved training keys (train_values), recipe named
     eval_limit: int | None = None
     eval_batch_size: int = 64
     threads: int = 1
@@ -176,7 +175,7 @@ def make_job(spec: ExperimentSpec, scale_name: str, cell, data_dir: Path, run_di
     return CellJob(
         spec=spec.name, scale=scale_name, cell_id=cell.id, dataset=cell.dataset, x=spec.dataset(cell.dataset).x,
         model=cell.model, seed=cell.seed, data_dir=data_dir, run_dir=run_dir, tokenizer=scale.tokenizer[task],
-        splits=tuple(spec.splits_of(cell.dataset)), train=train_values(spec, scale_name, cell.setting),
+        splits=tuple(spec.splits_of(cell.dataset)), train=train_values(spec, scale_name, cell.setting, cell.model),
         eval_limit=scale.eval.limit, eval_batch_size=scale.eval.batch_size, threads=threads, gpus=gpus,
         nproc=nproc, progress=progress, log_to=tuple(scale.log_to if log_to is None else log_to),
     )
@@ -225,7 +224,7 @@ def run_cell(job: CellJob) -> dict[str, Any] | None:
     from lolameme import __version__
     from lolameme.eval.evaluate import EvalSettings, evaluate_run
     from lolameme.train.checkpoint import load_run
-    from lolameme.train.config import make_config
+    from lolameme.train.config import resolve_config
     from lolameme.train.tracking import open_mirrors
     from lolameme.train.trainer import train
 
@@ -236,9 +235,9 @@ def run_cell(job: CellJob) -> dict[str, Any] | None:
         torch.cuda.set_device(job.gpus[0])
     started = time.time()
     try:
-        config = make_config({**job.train, "data": str(job.data_dir), "out": str(job.run_dir), "model": job.model,
-                              "tokenizer": job.tokenizer, "seed": job.seed, "progress": job.progress},
-                             source=f"training config of cell {job.cell_id}")
+        config = resolve_config({**job.train, "data": str(job.data_dir), "out": str(job.run_dir),
+                                 "model": job.model, "tokenizer": job.tokenizer, "seed": job.seed,
+                                 "progress": job.progress}, source=f"training config of cell {job.cell_id}")
         with open_mirrors(job.log_to, job.run_dir, config.to_json()) as mirrors:
             trained = train(config, mirrors=mirrors)
         if rank != 0:

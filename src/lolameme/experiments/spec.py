@@ -15,7 +15,6 @@ N the 0-based layer index at the paper's depth of 18 Hyena layers; see
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 from collections.abc import Sequence
@@ -26,13 +25,16 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from lolameme.configfile import yaml_problem
+from lolameme.configfile import deep_merge, yaml_problem
 from lolameme.errors import ConfigError
+from lolameme.train.config import TokenizerName, TrainConfig
 from lolameme.validation import validation_problems
 
 SCALES = ("micro", "tiny", "small", "paper")
 MODEL_SCALES = ("tiny", "small", "paper")
 METRICS = ("exact_match", "token_loss", "token_accuracy")
+ModelScale = Literal[MODEL_SCALES]  # type: ignore[valid-type]
+Metric = Literal[METRICS]  # type: ignore[valid-type]
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _PAPER_MODEL = re.compile(r"^(gpt2|hyena|thex-(\d+))$")
 PAPER_DEPTH = 18  # Hyena layers of the paper's 153M model; THEX-N indexes them from 0
@@ -123,7 +125,7 @@ class Figure(_Strict):
     source: str  # "Figure 1"
     caption: str
     split: str
-    metric: Literal["exact_match", "token_loss", "token_accuracy"] = "exact_match"
+    metric: Metric = "exact_match"
     x_label: str
 
     @field_validator("id")
@@ -164,11 +166,11 @@ class EvalScale(_Strict):
 class Scale(_Strict):
     """How big one scale of an experiment is (after merging the package defaults)."""
 
-    models: Literal["tiny", "small", "paper"]
+    models: ModelScale
     seeds: int = Field(ge=1)
     datasets: list[str] | None = None  # ids run at this scale; None: all
     data: dict[str, dict[str, Any]] = Field(default_factory=dict)  # task -> overrides for every dataset of it
-    tokenizer: dict[str, Literal["char", "words", "gpt2", "listops"]] = Field(default_factory=dict)  # task -> tokenizer
+    tokenizer: dict[str, TokenizerName] = Field(default_factory=dict)  # task -> tokenizer
     recipe: str | None = None
     train: dict[str, Any] = Field(default_factory=dict)  # TrainConfig keys
     eval: EvalScale = Field(default_factory=EvalScale)
@@ -293,17 +295,6 @@ class ExperimentSpec(_Strict):
 # ---------------------------------------------------------------- loading
 
 
-def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """``over`` wins; nested mappings merge key by key; lists and scalars replace."""
-    merged = copy.deepcopy(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
 def default_scales() -> dict[str, dict[str, Any]]:
     """The package's scale defaults (``scales.yaml`` beside this module)."""
     text = resources.files("lolameme.experiments").joinpath("scales.yaml").read_text(encoding="utf-8")
@@ -325,7 +316,7 @@ def spec_from_dict(raw: dict[str, Any], where: str = "spec") -> ExperimentSpec:
     unknown = set(own) - set(defaults)
     if unknown:
         raise ConfigError(f"{where}: unknown scale(s) {sorted(unknown)}; accepted: {', '.join(defaults)}")
-    scales = {name: _deep_merge(base, own.get(name) or {}) for name, base in defaults.items()
+    scales = {name: deep_merge(base, own.get(name) or {}) for name, base in defaults.items()
               if not (name in own and own[name] is None)}
     try:
         spec = ExperimentSpec.model_validate({**raw, "scales": scales})
@@ -337,10 +328,6 @@ def spec_from_dict(raw: dict[str, Any], where: str = "spec") -> ExperimentSpec:
 
 def _check_train_keys(spec: ExperimentSpec, where: str) -> None:
     """Unknown training keys fail at load time, not an hour into a run."""
-    try:
-        from lolameme.train.config import TrainConfig
-    except ImportError:  # the trainer is optional for reading specs and reports
-        return
     accepted = set(TrainConfig.model_fields) - {"data", "out", "model", "tokenizer", "seed"}
     unknown = set(spec.sweep) - accepted
     if unknown:

@@ -1,9 +1,9 @@
 """``lolameme train``: flags, an optional config file and ``--set`` overrides -> one TrainConfig.
 
-Precedence, lowest first: TrainConfig defaults, the recipe (``--recipe NAME``; a tiny model
-on a task its default recipe serves gets that recipe when none is named, ``--recipe none``
-opts out), the config file (YAML/JSON, same keys), the flags, ``--set key=value``
-(``--set model.pos_encoding=rotary`` sets a model option).
+The layers resolve through :func:`lolameme.train.config.resolve_config`, lowest first:
+TrainConfig defaults, the recipe (``--recipe NAME``; else the model's default recipe,
+``--recipe none`` opts out), the config file (YAML/JSON, same keys), the flags,
+``--set key=value`` (``--set model.pos_encoding=rotary`` sets a model option).
 With ``--resume`` the run's saved config is the base and only the budget and logging keys
 may change.
 """
@@ -63,9 +63,9 @@ def train_command(
                                              "or the user cache when the dataset is read-only)"),
 ) -> None:
     """Train a model on a dataset; writes checkpoints, metrics.jsonl and the resolved config to --out."""
+    from lolameme.configfile import deep_merge, read_config_file
     from lolameme.errors import ConfigError
-    from lolameme.configfile import read_config_file
-    from lolameme.train.config import make_config, parse_set
+    from lolameme.train.config import parse_set, resolve_values, validate_config
     from lolameme.train.tracking import open_mirrors, parse_log_to
     from lolameme.train.trainer import resolve_resume_config, train
 
@@ -78,20 +78,18 @@ def train_command(
         "tokens": tokens, "time_budget": time_budget, "batch_size": batch_size, "grad_accum": grad_accum, "lr": lr,
         "loss": loss, "reverse_answer": reverse_answer, "seed": seed, "device": device, "compile": compile_,
     }
-    values = read_config_file(config) if config else {}
-    values.update({k: v for k, v in flags.items() if v is not None})
-    values = _merge(values, parse_set(set_))
-    if not resume:
-        values = with_recipe(values, recipe)
+    flags = {k: v for k, v in flags.items() if v is not None}
     if resume:
+        values = deep_merge(deep_merge(read_config_file(config) if config else {}, flags), parse_set(set_))
         if values.get("out") is None:
             raise ConfigError("--resume needs --out RUN (the run directory to continue)")
         cfg = resolve_resume_config(Path(values["out"]), {k: v for k, v in values.items() if k != "out"})
     else:
+        values = resolve_values(flags, recipe=recipe, file=config, sets=set_)
         missing = [f"--{k}" for k in ("data", "out") if values.get(k) is None]
         if missing:
             raise ConfigError(f"missing {' and '.join(missing)} (flags or config file keys)")
-        cfg = make_config(values)
+        cfg = validate_config(values)
     trackers = parse_log_to(log_to)
     with open_mirrors(trackers, Path(cfg.out), cfg.to_json()) as mirrors:
         result = train(cfg, resume=resume, mirrors=mirrors)
@@ -101,39 +99,3 @@ def train_command(
         summary += (f"; best validation at step {best['step']}: exact {best['val_exact']:.3f}, "
                     f"answer loss {best['val_answer_loss']:.3f}")
     typer.echo(summary)
-
-
-def with_recipe(values: dict, recipe: str | None) -> dict:
-    """The recipe's keys under ``values``: the named recipe, or the model's default one for the data's task."""
-    from lolameme.train.recipes import default_recipe, get_recipe
-
-    recipe = recipe or values.get("recipe")
-    if recipe is None:
-        recipe = default_recipe(str(values.get("model") or "gpt2-tiny"), _task_of(values.get("data")))
-    if recipe is None or recipe == "none":
-        return {k: v for k, v in values.items() if k != "recipe"}
-    chosen = get_recipe(recipe)
-    return _merge({**chosen.train, "recipe": chosen.name}, values)
-
-
-def _task_of(data) -> str | None:
-    """The task of a dataset directory, or None when it cannot be read (the trainer reports that later)."""
-    from lolameme.data.io import read_manifest
-    from lolameme.errors import LolamemeError
-
-    if data is None:
-        return None
-    try:
-        return read_manifest(data).get("task")
-    except LolamemeError:
-        return None
-
-
-def _merge(base: dict, extra: dict) -> dict:
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = {**out[key], **value}
-        else:
-            out[key] = value
-    return out

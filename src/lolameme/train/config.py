@@ -1,9 +1,23 @@
-"""The training configuration, validated once at the edge.
+"""The training configuration: resolved from its layers once, validated once, at the edge.
 
-Every knob of ``lolameme train`` is a field of :class:`TrainConfig`; a config
-file (YAML or JSON) uses the same keys, CLI flags override it, and the
-resolved config is saved as RUN/config.json. Unknown keys and bad values raise
-:class:`~lolameme.errors.ConfigError` naming the key.
+Every knob of ``lolameme train`` is a field of :class:`TrainConfig`. One function,
+:func:`resolve_config`, turns the layers a caller gives into a TrainConfig, lowest first:
+
+1. TrainConfig defaults;
+2. the recipe: the one named (``recipe``), else the model's default recipe
+   (:data:`lolameme.train.recipes.DEFAULT_RECIPES`), ``"none"`` for no recipe; with its
+   ``family_overrides`` for the model's family on top;
+3. an experiment scale's training keys;
+4. a config file (YAML/JSON, same keys);
+5. the caller's values (CLI flags, or the dict given to :func:`make_config`);
+6. ``--set key=value`` overrides.
+
+Each layer is deep-merged over the one below (:func:`lolameme.configfile.deep_merge`:
+mappings merge key by key, lists and scalars replace). The CLI, the Python API
+(``train(make_config({...}))``) and the experiment backend all resolve through it, so the
+same keys train the same run whichever door they come in by. The resolved config is saved
+as RUN/config.json. Unknown keys and bad values raise :class:`~lolameme.errors.ConfigError`
+naming the key.
 
 Training is a list of *stages* run in order. A plain run is one stage that
 uses ``data`` as is; a curriculum lists several, each with its own dataset
@@ -13,14 +27,22 @@ learning-rate schedule runs over the whole run, not per stage.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from lolameme.configfile import parse_overrides
-from lolameme.errors import ConfigError
+from lolameme.configfile import deep_merge, parse_overrides, read_config_file
+from lolameme.errors import ConfigError, LolamemeError
+from lolameme.machine import DEVICE_NAMES
 from lolameme.tokenizers import TOKENIZER_NAMES
+
+#: A recipe name that means "no recipe": the trainer's defaults.
+NO_RECIPE = "none"
+
+TokenizerName = Literal[TOKENIZER_NAMES]  # type: ignore[valid-type]
+DeviceName = Literal[DEVICE_NAMES]  # type: ignore[valid-type]
 
 
 class _Strict(BaseModel):
@@ -60,12 +82,12 @@ class TrainConfig(_Strict):
     """Everything that determines a training run (besides the random seed's consequences)."""
 
     # what to train on and what to train
-    recipe: str | None = None  # the named recipe these keys started from (provenance; see train/recipes)
+    recipe: str | None = None  # the recipe these keys started from ("none": the defaults); see resolve_config
     data: Path
     out: Path
     model: str = "gpt2-tiny"
     model_overrides: dict[str, Any] = Field(default_factory=dict)  # e.g. {"pos_encoding": "rope"}
-    tokenizer: Literal["char", "words", "gpt2", "listops"] = "char"
+    tokenizer: TokenizerName = "char"
     max_seq_len: int | None = Field(default=None, ge=8)  # None: fitted to the longest training sample
     overlength: Literal["filter", "truncate", "error"] = "filter"
     stages: list[Stage] = Field(default_factory=list)  # empty: one stage over ``data``
@@ -109,16 +131,9 @@ class TrainConfig(_Strict):
     log_every: int = Field(default=10, ge=1)
     checkpoint_every: int = Field(default=500, ge=1)
     keep_checkpoints: int = Field(default=2, ge=1)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: DeviceName = "auto"
     compile: bool = False
     progress: bool = True
-
-    @field_validator("tokenizer", mode="before")
-    @classmethod
-    def _known_tokenizer(cls, value: Any) -> Any:
-        if value not in TOKENIZER_NAMES:
-            raise ValueError(f"unknown tokenizer {value!r}; accepted: {', '.join(TOKENIZER_NAMES)}")
-        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainConfig:
@@ -142,12 +157,60 @@ class TrainConfig(_Strict):
         return self.model_dump(mode="json")
 
 
-def make_config(values: dict[str, Any], *, source: str = "config") -> TrainConfig:
-    """Validate ``values`` into a TrainConfig; every problem is one ConfigError naming the keys."""
-    return validate_config(values, source=source)
+def make_config(values: Mapping[str, Any], *, source: str = "config") -> TrainConfig:
+    """The Python API's door: ``values`` resolved like the CLI's flags (:func:`resolve_config`).
+
+    ``{"model": "gpt2-tiny", ...}`` trains with that model's default recipe, as
+    ``lolameme train --model gpt2-tiny`` does; add ``"recipe": "none"`` for the bare defaults.
+    """
+    return resolve_config(values, source=source)
 
 
-def validate_config(values: dict[str, Any], *, source: str = "config") -> TrainConfig:
+def resolve_config(values: Mapping[str, Any] | None = None, *, recipe: str | Path | None = None,
+                   scale: Mapping[str, Any] | None = None, file: str | Path | None = None,
+                   sets: Sequence[str] = (), source: str = "config") -> TrainConfig:
+    """The TrainConfig of the layered settings (module docstring: the order and the merge rule)."""
+    return validate_config(resolve_values(values, recipe=recipe, scale=scale, file=file, sets=sets), source=source)
+
+
+def resolve_values(values: Mapping[str, Any] | None = None, *, recipe: str | Path | None = None,
+                   scale: Mapping[str, Any] | None = None, file: str | Path | None = None,
+                   sets: Sequence[str] = ()) -> dict[str, Any]:
+    """The merged keys of :func:`resolve_config`, before validation.
+
+    Resolving its own output again gives the same keys (the recipe is the lowest layer and
+    its name is kept in ``recipe``), so a resolved dict can travel and be resolved again.
+    """
+    above = deep_merge(dict(scale or {}), read_config_file(file) if file else {})
+    above = deep_merge(deep_merge(above, dict(values or {})), parse_set(list(sets)))
+    name = recipe if recipe is not None else above.get("recipe")
+    model = str(above.get("model") or TrainConfig.model_fields["model"].default)
+    if name is None:
+        from lolameme.train.recipes import default_recipe
+
+        name = default_recipe(model, _task_of(above.get("data")))
+    if name is None or str(name) == NO_RECIPE:
+        return {**above, "recipe": NO_RECIPE}
+    from lolameme.train.recipes import get_recipe, model_family
+
+    chosen = get_recipe(name)
+    label = chosen.name if chosen.path is None or str(name) == chosen.name else str(name)
+    return {**deep_merge(chosen.values_for(model_family(model)), above), "recipe": label}
+
+
+def _task_of(data: Any) -> str | None:
+    """The task of a dataset directory, or None when it cannot be read (the trainer reports that later)."""
+    from lolameme.data.io import read_manifest
+
+    if data is None:
+        return None
+    try:
+        return read_manifest(data).get("task")
+    except (LolamemeError, OSError):
+        return None
+
+
+def validate_config(values: Mapping[str, Any], *, source: str = "config") -> TrainConfig:
     """Validate fully resolved ``values`` into a TrainConfig; every problem is one ConfigError naming the keys."""
     try:
         return TrainConfig.model_validate(values)
