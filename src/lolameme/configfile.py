@@ -10,12 +10,31 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from lolameme.errors import ConfigError
+
+
+MAX_NESTING = 100  # brackets deep; configs nest two or three levels
+_BRACKET = re.compile(r"[][{}]")
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load``, but a text nested deeper than MAX_NESTING brackets raises RecursionError at once.
+
+    Why: PyYAML takes seconds to reach Python's recursion limit on 5,000 nested brackets; callers
+    turn the RecursionError into their one-line "nested too deeply" message.
+    """
+    depth = 0
+    for bracket in _BRACKET.finditer(text):
+        depth += 1 if bracket.group() in "[{" else -1
+        if depth > MAX_NESTING:
+            raise RecursionError(f"nested more than {MAX_NESTING} deep")
+    return yaml.safe_load(text)
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -25,7 +44,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} does not exist")
     try:
         text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if path.suffix == ".json" else load_yaml(text)
     except RecursionError:
         raise ConfigError(f"cannot read config file {path}: nested too deeply") from None
     except (OSError, ValueError, yaml.YAMLError) as exc:
@@ -59,7 +78,7 @@ def parse_value(text: str) -> Any:
         return ""
     if stripped[0] in LITERAL_START:
         return stripped
-    return yaml.safe_load(text)
+    return load_yaml(text)
 
 
 def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:

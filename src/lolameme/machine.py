@@ -159,6 +159,8 @@ def die_with_parent() -> None:
     with the forkserver, which exits as soon as the generating process does.) Elsewhere the
     worker notices at its next task, as before.
     """
+    if hasattr(signal, "SIGPIPE"):  # a result sent to a parent already gone ends the worker quietly
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if not sys.platform.startswith("linux"):
         return
     parent = os.getppid()

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from lolameme.configfile import deep_merge, yaml_problem
+from lolameme.configfile import deep_merge, load_yaml, yaml_problem
 from lolameme.errors import ConfigError
 from lolameme.train.config import TokenizerName, TrainConfig
 from lolameme.validation import validation_problems
@@ -384,7 +384,7 @@ def find_spec(name_or_path: str | Path, extra: Sequence[str | Path] = ()) -> Pat
 def load_spec(name_or_path: str | Path, extra: Sequence[str | Path] = ()) -> ExperimentSpec:
     path = find_spec(name_or_path, extra)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, RecursionError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
     return spec_from_dict(raw, where=str(path))

@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from lolameme.configfile import deep_merge, yaml_problem
+from lolameme.configfile import deep_merge, load_yaml, yaml_problem
 from lolameme.errors import ConfigError
 from lolameme.train.config import NO_RECIPE, validate_config
 
@@ -139,7 +139,7 @@ def _parse(text: str, *, name: str, path: Path | None, chain: tuple[str, ...]) -
 
 def _read_mapping(text: str, where: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except (yaml.YAMLError, RecursionError) as exc:
         raise ConfigError(f"{where}: not valid YAML: {yaml_problem(exc)}") from None
     if not isinstance(data, dict):
