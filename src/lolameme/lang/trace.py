@@ -72,9 +72,17 @@ def dependencies(targets: Sequence[str], reads: Sequence[Sequence[str]], printed
     depends_on: list[tuple[int, ...]] = []
     hops: list[int] = []
     for index, (target, names) in enumerate(zip(targets, reads)):
-        depends = tuple(sorted({defined_by[n] for n in names if n in defined_by}))
-        depends_on.append(depends)
-        hops.append(1 + max([hops[d] for d in depends], default=0))
+        depends: list[int] = []
+        longest = 0
+        for name in names:  # plain loops: the tracer calls this for every generated sample
+            source = defined_by.get(name)
+            if source is not None and source not in depends:
+                depends.append(source)
+                if hops[source] > longest:
+                    longest = hops[source]
+        depends.sort()
+        depends_on.append(tuple(depends))
+        hops.append(1 + longest)
         defined_by[target] = index
     printed_by = defined_by.get(printed)
     relevant = [False] * len(depends_on)
