@@ -36,50 +36,53 @@ def write_summary(reports_root: Path, spec_dirs: Sequence[str | Path] = ()) -> P
              "Numbers are mean exact match over the seeds finished (figures: averaged over the x values every "
              "model has).", ""]
     specs = {path.stem: path for path in list_specs(spec_dirs)}
-    any_rows = False
+    findings = 0
     for scale in SCALES:
         folder = reports_root / scale
         tables = sorted(folder.glob(f"*{RESULTS_SUFFIX}")) if folder.is_dir() else []
         if not tables:
             continue
-        lines += [f"## Scale `{scale}`", ""]
-        tally_at = len(lines)
         tally: dict[str, int] = {}
-        lines += ["| experiment | paper | cells | finding | holds here | our numbers |", "|---|---|---|---|---|---|"]
-        for table_path in tables:
-            name = table_path.name.removesuffix(RESULTS_SUFFIX)
-            link = f"[{name}]({scale}/{name}.md)"
-            try:
-                spec = load_spec(specs.get(name, name))
-            except LolamemeError as exc:
-                lines.append(f"| {link} | – | – | spec not found: {exc} | – | – |")
-                continue
-            rows = read_table(table_path).to_pylist()
-            mapping = model_mapping(spec.models, spec.scale(scale).models)
-            seeds = max([spec.scale(scale).seeds, *(r["seed"] + 1 for r in rows)])
-            expected = len(enumerate_cells(spec, scale, seed_list(seeds)))
-            done = len({r["cell"] for r in rows})
-            shrunk = " (task shrunk)" if spec.scale(scale).shrunk else ""
-            for setting in spec.settings():  # a sweep's settings are checked one by one, never pooled
-                label = setting_label(setting)
-                own = [r for r in rows if (r.get("setting") or "") == label]
-                for claim in spec.claims or []:
-                    verdict = check(claim, target_scores(spec, mapping, own, claim.target), mapping)
-                    text = f"{claim.text} (`{label}`)" if label else claim.text
-                    lines.append(f"| {link}{shrunk} | {spec.paper} | {done}/{expected} | {text} | "
-                                 f"**{verdict.word}** | {verdict.detail} |")
-                    key = "no signal" if verdict.floor else "undecided" if verdict.holds is None else verdict.word
-                    tally[key] = tally.get(key, 0) + 1
-                    any_rows = True
-            if not spec.claims:
-                lines.append(f"| {link}{shrunk} | {spec.paper} | {done}/{expected} | (no claim in spec) | – | – |")
-        lines.append("")
+        rows = [line for table_path in tables for line in _experiment_rows(table_path, scale, specs, tally)]
+        lines += [f"## Scale `{scale}`", ""]
         if tally:
             counts = ", ".join(f"{n} {word}" for word, n in sorted(tally.items(), key=lambda kv: -kv[1]))
-            lines[tally_at:tally_at] = [f"Findings checked at this scale: {sum(tally.values())} ({counts}).", ""]
-    if not any_rows:
+            lines += [f"Findings checked at this scale: {sum(tally.values())} ({counts}).", ""]
+        lines += ["| experiment | paper | cells | finding | holds here | our numbers |", "|---|---|---|---|---|---|",
+                  *rows, ""]
+        findings += sum(tally.values())
+    if not findings:
         lines += ["No experiment has results yet.", ""]
     path = reports_root / "README.md"
     reports_root.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, "\n".join(lines).rstrip() + "\n")
     return path
+
+
+def _experiment_rows(table_path: Path, scale: str, specs: dict[str, Path], tally: dict[str, int]) -> list[str]:
+    """The table rows of one experiment's findings at ``scale``; counts each verdict in ``tally``."""
+    name = table_path.name.removesuffix(RESULTS_SUFFIX)
+    link = f"[{name}]({scale}/{name}.md)"
+    try:
+        spec = load_spec(specs.get(name, name))
+    except LolamemeError as exc:
+        return [f"| {link} | – | – | spec not found: {exc} | – | – |"]
+    rows = read_table(table_path).to_pylist()
+    mapping = model_mapping(spec.models, spec.scale(scale).models)
+    seeds = max([spec.scale(scale).seeds, *(r["seed"] + 1 for r in rows)])
+    expected = len(enumerate_cells(spec, scale, seed_list(seeds)))
+    head = f"| {link}{' (task shrunk)' if spec.scale(scale).shrunk else ''} | {spec.paper} | " \
+           f"{len({r['cell'] for r in rows})}/{expected} |"
+    if not spec.claims:
+        return [f"{head} (no claim in spec) | – | – |"]
+    lines = []
+    for setting in spec.settings():  # a sweep's settings are checked one by one, never pooled
+        label = setting_label(setting)
+        own = [r for r in rows if (r.get("setting") or "") == label]
+        for claim in spec.claims:
+            verdict = check(claim, target_scores(spec, mapping, own, claim.target), mapping)
+            text = f"{claim.text} (`{label}`)" if label else claim.text
+            lines.append(f"{head} {text} | **{verdict.word}** | {verdict.detail} |")
+            key = "no signal" if verdict.floor else "undecided" if verdict.holds is None else verdict.word
+            tally[key] = tally.get(key, 0) + 1
+    return lines
