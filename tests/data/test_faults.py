@@ -131,10 +131,23 @@ def test_an_edited_row_count_is_refused(dataset):
         verified_split(dataset, "train")
 
 
+def test_an_edited_globals_file_is_refused(dataset):
+    verify_dataset(dataset)
+    text = (dataset / "globals.json").read_text()
+    (dataset / "globals.json").write_text(text.replace(": ", ": 1", 1))
+    with pytest.raises(DatasetError, match="globals.json"):
+        verify_dataset(dataset)
+
+
 def test_verification_is_remembered_by_file_stamp(dataset, monkeypatch):
     hashed = []
     real = io.sha256_file
-    monkeypatch.setattr(io, "sha256_file", lambda path, *a: hashed.append(Path(path).name) or real(path, *a))
+    def counting(path, *args):
+        if Path(path).suffix == ".parquet":  # side files are small and simply hashed
+            hashed.append(Path(path).name)
+        return real(path, *args)
+
+    monkeypatch.setattr(io, "sha256_file", counting)
     for _ in range(3):
         verify_dataset(dataset)
     assert hashed == []  # generation recorded the stamps of the files it hashed

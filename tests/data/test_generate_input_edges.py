@@ -72,6 +72,8 @@ def test_listops_sizes_are_bounded_by_memory(machine_of_24_gb):
         resolve_config("listops-small", {"max_length": 100_000_000})
     with pytest.raises(ConfigError, match="num_train"):
         resolve_config("listops-small", {"num_train_samples": 10**12})
+    with pytest.raises(ConfigError, match="max_args=1000000000 must be at most max_length"):
+        resolve_config("listops-small", {"max_args": 10**9})
 
 
 def test_a_config_nested_5000_deep_is_one_line(tmp_path):

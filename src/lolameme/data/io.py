@@ -372,10 +372,19 @@ def verified_split(directory: str | os.PathLike, split: str) -> Path:
 
 
 def verify_dataset(directory: str | os.PathLike) -> dict[str, Any]:
-    """Verify every split of a dataset (see :func:`verified_split`); return its manifest."""
+    """Verify every split (see :func:`verified_split`) and side file (``globals.json``) of a dataset.
+
+    Returns its manifest. Side files are small, so they are simply hashed.
+    """
     manifest = read_manifest(directory)
     for split in manifest["splits"]:
         _verify_file(Path(directory), split, manifest["splits"][split])
+    side = manifest.get("files")
+    for name, digest in (side.items() if isinstance(side, dict) else ()):
+        path = Path(directory) / name
+        if not path.is_file() or sha256_file(path) != digest:
+            raise DatasetError(f"{path} is missing or does not match the sha256 in the manifest (edited or "
+                               "corrupt); regenerate the dataset")
     return manifest
 
 

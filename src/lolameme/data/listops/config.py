@@ -41,6 +41,9 @@ class ListOpsConfig(BaseModel):
             raise ValueError(f"max_depth={self.max_depth} must be >= 1 (the root has depth 1)")
         if self.max_args < 2:
             raise ValueError(f"max_args={self.max_args} must be >= 2 (a list has 2..max_args arguments)")
+        if self.max_args > self.max_length:
+            raise ValueError(f"max_args={self.max_args} must be at most max_length={self.max_length}: a list of "
+                             f"k arguments is at least k + 2 long, so longer lists never fit")
         if self.min_length >= self.max_length - 1:
             raise ValueError(f"min_length={self.min_length} must be < max_length - 1 (max_length={self.max_length}): "
                              f"the bounds are strict, so no length would fit")
