@@ -43,7 +43,7 @@ def test_bad_globals_and_options_are_clear():
     result = invoke("a = 1;print(a)", "--latent-set", "boundary_a=99")
     assert result.exit_code == 2 and "boundary_a" in result.output
     result = invoke("a = 1;print(a)", "--to", "python")
-    assert result.exit_code == 2 and "expected lola, meme or mixed" in result.output
+    assert result.exit_code == 2 and "expected one of lola, meme, mixed" in result.output
 
 
 def test_bad_globals_content(tmp_path):

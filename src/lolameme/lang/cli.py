@@ -38,11 +38,12 @@ def run(
 ) -> None:
     """Print the output of each program (or its trace, or its translation)."""
     from lolameme.lang.global_table import load_globals
+    from lolameme.lang.render import DIALECT_CHOICES
 
     table = load_globals(globals_file) if globals_file is not None else None
     rules = _latent_rules(latent, latent_set)
-    if to is not None and to not in ("lola", "meme", "mixed"):
-        raise ConfigError(f"--to {to!r} is not a dialect; expected lola, meme or mixed")
+    if to is not None and to not in DIALECT_CHOICES:
+        raise ConfigError(f"--to {to!r} is not a dialect; expected one of {', '.join(DIALECT_CHOICES)}")
     if show_trace and to is not None:
         raise ConfigError("--trace and --to cannot be combined")
     rng = random.Random(seed)

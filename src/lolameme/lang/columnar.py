@@ -49,7 +49,6 @@ UNUSED, CONST, NAME, OP = 0, 1, 2, 4
 MUL, MOD = OPS.index("mul"), OPS.index("mod")
 #: |every value| stays below this, so no int64 sum, product or modification can wrap unseen
 BOUND = 2 ** 62
-FAILURES = ("undefined", "modulo_by_zero", "too_large")
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from typing import Literal
 from lolameme.errors import ConfigError
 from lolameme.lang.ast import Assign, BinOp, Expr, Num, Program
 from lolameme.lang.names import to_snake
-from lolameme.lang.syntax import BRACKETS, SYMBOL
+from lolameme.lang.syntax import BRACKETS, DIALECTS, SYMBOL
 
-Dialect = Literal["lola", "meme", "mixed"]
-DIALECT_CHOICES = ("lola", "meme", "mixed")
+DIALECT_CHOICES = (*DIALECTS, "mixed")
+Dialect = Literal[DIALECT_CHOICES]  # type: ignore[valid-type]
 
 
 def render(program: Program, dialect: Dialect = "lola", rng: random.Random | None = None) -> str:

@@ -10,7 +10,7 @@ import re
 
 from lolameme.lang.ast import Op
 
-DIALECTS = ("lola", "meme")
+DIALECTS = ("lola", "meme")  # the keys of SYMBOL and BRACKETS
 
 # symbol -> meaning, for both dialects at once
 OPERATOR_OF: dict[str, Op] = {
