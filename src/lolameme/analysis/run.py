@@ -72,11 +72,7 @@ def load_inputs(run_dir: Path, data: str | os.PathLike | None, split: str, setti
     if trained.answer_format != "direct":
         raise CheckpointError(f"{run_dir} writes answers in the {trained.answer_format!r} format; analysis reads "
                               "the answer written right after <sep> and accepts only 'direct' runs")
-    if data is None:
-        if trained.data_dir is None:
-            raise DatasetError(f"{run_dir}/config.json does not name the dataset it was trained on; pass --data")
-        data = trained.data_dir
-    data_dir = Path(data)
+    data_dir = trained.dataset(run_dir, data)
     task = check_compatible(trained, data_dir, loaded.tokenizer, loaded.model)
     if task != TASK:
         raise DatasetError(f"{data_dir} is a {task!r} dataset; its samples carry no trace (statement values, "

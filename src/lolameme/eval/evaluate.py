@@ -72,6 +72,14 @@ class TrainedOn:
     answer_format: str = "direct"
     trace_statements: str = "all"
 
+    def dataset(self, run_dir: Path, data: str | os.PathLike | None) -> Path:
+        """The dataset to score on: ``data`` when given, else the one the run was trained on."""
+        if data is not None:
+            return Path(data)
+        if self.data_dir is None:
+            raise DatasetError(f"{run_dir}/config.json does not name the dataset it was trained on; pass --data")
+        return self.data_dir
+
     def format_for(self, settings: EvalSettings) -> AnswerFormat:
         """The format to ask the model for: the settings' choice, else the run's own."""
         return AnswerFormat(settings.answer_format or self.answer_format,
@@ -327,11 +335,7 @@ def evaluate_run(run_dir: str | os.PathLike, *, data: str | os.PathLike | None =
     run_dir = Path(run_dir)
     loaded = load_run(run_dir, which)
     trained = TrainedOn.from_config(loaded.config)
-    if data is None:
-        if trained.data_dir is None:
-            raise DatasetError(f"{run_dir}/config.json does not name the dataset it was trained on; pass --data")
-        data = trained.data_dir
-    data_dir = Path(data)
+    data_dir = trained.dataset(run_dir, data)
     check_compatible(trained, data_dir, loaded.tokenizer, loaded.model)
     train_labels = majority_source_labels(trained, data_dir)
     out = Path(out_dir) if out_dir is not None else run_dir / EVAL_DIR
