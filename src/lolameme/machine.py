@@ -3,15 +3,17 @@
 Numbers from a shared 2-core machine mean little without the CPU model, the
 core count, the thread count and the load at the time, so one helper says it
 the same way everywhere. Generators size-check configs against the RAM here,
-and their worker pools ask to die with their parent here.
+and their worker pools ask to die with the process that made them here.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import select
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -151,24 +153,41 @@ def _gb(n: float) -> str:
     return f"{n / 1e9:,.0f} GB" if n >= 1e9 else f"{n / 1e9:.1f} GB"
 
 
-def die_with_parent() -> None:
-    """Have Linux kill this worker the moment its parent process dies (``kill -9`` included).
+def die_with(pid: int) -> None:
+    """Pool initializer: end this worker the moment process ``pid`` (the one that made the pool) dies.
 
-    A pool initializer: without it a worker finishes the chunk it holds (seconds) after the
-    generating process is gone, burning a core on work nobody reads. (A forkserver's worker dies
-    with the forkserver, which exits as soon as the generating process does.) Elsewhere the
-    worker notices at its next task, as before.
+    Without it a worker finishes the chunk it holds after a ``kill -9`` of the generating process,
+    burning a core on work nobody reads; a forkserver's workers (ListOps) even wait forever, since
+    they hold the write ends of their own task pipe. A thread waits on a pidfd of ``pid`` (Linux
+    5.3+); elsewhere Linux is asked to kill the worker with its parent, and failing that the worker
+    notices at its next task, as before. A result sent to a parent already gone ends the worker
+    quietly instead of printing a BrokenPipeError.
     """
-    if hasattr(signal, "SIGPIPE"):  # a result sent to a parent already gone ends the worker quietly
+    if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    if not sys.platform.startswith("linux"):
+    try:
+        watched = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(1)  # already gone
+    except (AttributeError, OSError):
+        _die_with_parent(pid)
         return
-    parent = os.getppid()
+
+    def watch() -> None:
+        select.select([watched], [], [])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-pool-owner", daemon=True).start()
+
+
+def _die_with_parent(pid: int) -> None:
+    if not sys.platform.startswith("linux") or os.getppid() != pid:
+        return
     try:
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         return
-    if os.getppid() != parent:  # the parent died before the request took effect
+    if os.getppid() != pid:  # the parent died before the request took effect
         os._exit(1)

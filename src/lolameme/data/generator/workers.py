@@ -11,21 +11,22 @@ everything runs in this process.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 from collections.abc import Callable, Iterator
 from multiprocessing.pool import AsyncResult
 
 from lolameme.data.generator.chunks import Chunk, Context, make_chunk
 from lolameme.data.generator.splits import SplitPlan
-from lolameme.machine import die_with_parent
+from lolameme.machine import die_with
 
 _context: Context | None = None  # a worker process's own copy
 
 
-def _init_worker(context: Context) -> None:
+def _init_worker(context: Context, owner: int) -> None:
     global _context
     _context = context
-    die_with_parent()
+    die_with(owner)
 
 
 def _work(plan: SplitPlan, k: int) -> Chunk:
@@ -45,7 +46,7 @@ class ChunkRunner:
             # fork starts workers in milliseconds and shares the built context;
             # elsewhere fall back to the platform's default start method
             method = "fork" if sys.platform.startswith("linux") else None
-            self.pool = multiprocessing.get_context(method).Pool(workers, _init_worker, (context,))
+            self.pool = multiprocessing.get_context(method).Pool(workers, _init_worker, (context, os.getpid()))
 
     def chunks(self, plan: SplitPlan, remaining: Callable[[], int]) -> Iterator[Chunk]:
         """Chunks 0, 1, 2... of ``plan``, in order, for as long as the caller iterates.

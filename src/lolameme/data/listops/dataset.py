@@ -11,6 +11,7 @@ count. Chunks computed beyond what the splits need are discarded.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -23,7 +24,7 @@ from lolameme.data.listops.config import ListOpsConfig
 from lolameme.data.listops.sampler import CHUNK_DRAWS, Chunk, SamplerParams, sample_chunk
 from lolameme.data.listops.stats import SplitStats
 from lolameme.errors import ConfigError
-from lolameme.machine import die_with_parent
+from lolameme.machine import die_with
 from lolameme.progress import Progress
 
 #: Rows per Parquet row group / write call; fixed so files do not depend on chunking by workers.
@@ -45,7 +46,7 @@ def iter_chunks(params: SamplerParams, workers: int = 1, start: int = 0) -> Iter
             yield sample_chunk(params, index)
             index += 1
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context(),
-                               initializer=die_with_parent)
+                               initializer=die_with, initargs=(os.getpid(),))
     try:
         ahead = workers + 1  # one queued beyond the running ones keeps workers busy; few wasted at the end
         pending = deque(pool.submit(sample_chunk, params, start + i) for i in range(ahead))
