@@ -67,6 +67,7 @@ def train_command(
     from lolameme.errors import ConfigError
     from lolameme.train.config import parse_set, resolve_values, validate_config
     from lolameme.train.tracking import open_mirrors, parse_log_to
+    from lolameme.train.checkpoint import CONFIG_FILE
     from lolameme.train.trainer import resolve_resume_config, train
 
     if cache_dir is not None:  # through the environment, so DDP ranks and workers see it too
@@ -79,12 +80,12 @@ def train_command(
         "loss": loss, "reverse_answer": reverse_answer, "seed": seed, "device": device, "compile": compile_,
     }
     flags = {k: v for k, v in flags.items() if v is not None}
-    if resume:
-        values = deep_merge(deep_merge(read_config_file(config) if config else {}, flags), parse_set(set_))
-        if values.get("out") is None:
-            raise ConfigError("--resume needs --out RUN (the run directory to continue)")
-        cfg = resolve_resume_config(Path(values["out"]), {k: v for k, v in values.items() if k != "out"})
-    else:
+    given = deep_merge(deep_merge(read_config_file(config) if config else {}, flags), parse_set(set_))
+    if resume and given.get("out") is None:
+        raise ConfigError("--resume needs --out RUN (the run directory to continue)")
+    if resume and (Path(given["out"]) / CONFIG_FILE).is_file():
+        cfg = resolve_resume_config(Path(given["out"]), {k: v for k, v in given.items() if k != "out"})
+    else:  # a new run, or --resume where none started yet: the trainer says it starts from scratch
         values = resolve_values(flags, recipe=recipe, file=config, sets=set_)
         missing = [f"--{k}" for k in ("data", "out") if values.get(k) is None]
         if missing:

@@ -29,7 +29,7 @@ RESUMABLE_CHANGES = frozenset(
      "device", "compile", "progress"}
 )
 #: What a run leaves in its directory before its first checkpoint; removed when it starts again.
-_RUN_FILES = (ckpt.CONFIG_FILE, ckpt.TOKENIZER_FILE, ckpt.METRICS_FILE)
+_RUN_FILES = (ckpt.TOKENIZER_FILE, ckpt.METRICS_FILE, ckpt.CONFIG_FILE)
 _RUN_DIRS = (ckpt.CHECKPOINTS_DIR, ckpt.BEST_DIR)
 
 
@@ -43,34 +43,42 @@ def resolve_resume_config(run_dir: Path, overrides: dict[str, Any]) -> TrainConf
 class RunDir:
     """The directory of one run, as seen by one rank (only the main rank writes)."""
 
-    def __init__(self, path: Path, ctx: DistContext, resume: bool) -> None:
+    def __init__(self, path: Path, ctx: DistContext, resume: bool, lock: Any = None) -> None:
         self.path = Path(path)
         self.ctx = ctx
-        self.resume = resume  # whether this session continues a checkpoint (False after a restart from scratch)
+        self.resume = resume  # whether this start continues a checkpoint (False after a restart from scratch)
+        self.lock = lock  # held exclusive_lock: a second trainer on this directory is refused at once
 
     @classmethod
     def prepare(cls, config: TrainConfig, ctx: DistContext, resume: bool) -> tuple[RunDir, TrainConfig]:
-        """Check ``config`` against what the directory holds; return the run directory and the config to use."""
+        """Check ``config`` against what the directory holds; return the run directory and the config to use.
+
+        With no checkpoint there is nothing to continue, so the run starts from scratch -- with
+        ``resume`` too -- after saying why; whatever an earlier start left behind is removed.
+        """
         path = Path(config.out)
         has_checkpoint = bool(ckpt.checkpoint_steps(path))
-        started = has_checkpoint or (path / ckpt.CONFIG_FILE).exists()
-        if resume and not started:
-            raise CheckpointError(f"cannot resume: {path} holds no run (no {ckpt.CONFIG_FILE})")
         if not resume and has_checkpoint:
             raise CheckpointError(
                 f"{path} already holds a training run; pass --resume to continue it or choose another --out")
-        if resume:
+        if resume and (path / ckpt.CONFIG_FILE).is_file():
             config = _check_resumable(path, config)
-        if started and not has_checkpoint:  # stopped before its first checkpoint: nothing to continue
-            reason = "resuming it starts again from scratch" if resume else "replacing it"
-            if ctx.is_main:
-                print(f"[train] {path} holds a run stopped before its first checkpoint; {reason}", flush=True)
-                _clear_run(path)
+        lock = _lock(path) if ctx.is_main else None
+        if not has_checkpoint:
+            left = _clear_run(path) if ctx.is_main else False
+            if ctx.is_main and (resume or left):
+                what = "holds a run stopped before its first checkpoint" if left else "holds no checkpoint"
+                action = "starting it again from scratch" if resume else "replacing it"
+                print(f"[train] {path} {what}; {action}", flush=True)
             resume = False
-        if ctx.is_main:
-            path.mkdir(parents=True, exist_ok=True)
         ctx.barrier()
-        return cls(path, ctx, resume), config
+        return cls(path, ctx, resume, lock), config
+
+    def close(self) -> None:
+        """Release the directory's lock (the main rank holds it from :meth:`prepare` on)."""
+        if self.lock is not None:
+            self.lock.__exit__(None, None, None)
+            self.lock = None
 
     def tokenizer(self, cfg: TrainConfig) -> Tokenizer:
         """The run's tokenizer; on resume it must be the one the run started with."""
@@ -147,7 +155,10 @@ class RunDir:
             run_state = RunState(Counters(**meta["counters"]), Position(**meta["position"]))
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise CheckpointError(f"checkpoint {directory} is incomplete or from another version: {exc}") from None
-        return run_state, meta.get("best")
+        best = meta.get("best")
+        if best is not None and not (self.path / ckpt.BEST_DIR / ckpt.META_FILE).is_file():
+            best = None  # killed while RUN/best was replaced: the next validation writes it again
+        return run_state, best
 
 
 def checkpoint_meta(state: RunState, best: dict | None, world_size: int, **extra: Any) -> dict[str, Any]:
@@ -177,11 +188,24 @@ def _default(key: str) -> Any:
     return TrainConfig.model_fields[key].get_default(call_default_factory=True)
 
 
-def _clear_run(path: Path) -> None:
-    for name in _RUN_FILES:
-        (path / name).unlink(missing_ok=True)
-    for name in _RUN_DIRS:
-        shutil.rmtree(path / name, ignore_errors=True)
+def _lock(path: Path) -> Any:
+    """Take the run directory's exclusive lock (creating the directory) and keep it until close()."""
+    from lolameme.atomic import exclusive_lock
+
+    lock = exclusive_lock(path)
+    lock.__enter__()
+    return lock
+
+
+def _clear_run(path: Path) -> bool:
+    """Remove what a run leaves before its first checkpoint; whether there was anything.
+
+    config.json goes last, so a run killed while clearing is still seen as started next time.
+    """
+    found = [p for p in [path / n for n in (*_RUN_DIRS, *_RUN_FILES)] if p.exists()]
+    for item in found:
+        shutil.rmtree(item) if item.is_dir() else item.unlink()
+    return bool(found)
 
 
 def _model_config(model: torch.nn.Module) -> dict[str, Any]:

@@ -73,6 +73,7 @@ def train(config: TrainConfig, *, resume: bool = False, stop_after: int | None =
     try:
         return trainer.run(stop_after=stop_after)
     finally:
+        trainer.run_dir.close()
         teardown(trainer.ctx)
 
 
@@ -81,6 +82,15 @@ class Trainer:
         self.ctx = ctx = setup(config.device)
         torch.manual_seed(config.seed)
         self.run_dir, config = RunDir.prepare(config, ctx, resume)
+        try:
+            self._build(config, mirrors)
+        except BaseException:
+            self.run_dir.close()
+            raise
+
+    def _build(self, config: TrainConfig, mirrors: Sequence[Mirror]) -> None:
+        """Data, model, optimizer and bookkeeping of the run (part of construction)."""
+        ctx = self.ctx
         manifest = check_dataset(config.data)
         self.tok = self.run_dir.tokenizer(config)
         main_cache = self._cache(Path(config.data), config)
