@@ -188,11 +188,11 @@ POOLS = {"lolameme": ["--set", "dataset_size=400000", "--set", "statement_count=
          "listops": ["-p", "listops-1000"]}
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
-@pytest.mark.parametrize("task", sorted(POOLS))
-def test_pool_workers_exit_with_a_killed_generate(tmp_path, task):
-    proc = subprocess.Popen([sys.executable, "-m", "lolameme.cli", "generate", "-o", str(tmp_path / "d"), "-w", "2",
-                             *POOLS[task]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _start_pool(out: Path, task: str) -> tuple[subprocess.Popen, list[int]]:
+    """A two-worker ``generate`` in its own process group, once its workers are busy."""
+    proc = subprocess.Popen([sys.executable, "-m", "lolameme.cli", "generate", "-o", str(out), "-w", "2",
+                             *POOLS[task]], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     deadline = time.monotonic() + 60
     workers: list[int] = []
     while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
@@ -200,13 +200,34 @@ def test_pool_workers_exit_with_a_killed_generate(tmp_path, task):
         workers = [pid for pid in _descendants(proc.pid) if _is_worker(pid)]
     assert len(workers) >= 2, "the pool never started"
     time.sleep(1.0)  # the workers are busy with chunks now
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    killed = time.monotonic()
-    while any(_alive(w) for w in workers) and time.monotonic() - killed < 5:
+    return proc, workers
+
+
+def _gone_within(workers: list[int], seconds: float) -> bool:
+    stopped = time.monotonic()
+    while any(_alive(w) for w in workers) and time.monotonic() - stopped < 5:
         time.sleep(0.05)
     left = [w for w in workers if _alive(w)]
     for pid in left:  # do not leave them running if the test fails
         os.kill(pid, signal.SIGKILL)
-    assert not left, f"{len(left)} workers outlived their parent by 5 s"
-    assert time.monotonic() - killed < 2.0
+    return not left and time.monotonic() - stopped < seconds
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+@pytest.mark.parametrize("task", sorted(POOLS))
+def test_pool_workers_exit_with_a_killed_generate(tmp_path, task):
+    proc, workers = _start_pool(tmp_path / "d", task)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert _gone_within(workers, 2.0), "workers outlived a killed generate"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+@pytest.mark.parametrize("task", sorted(POOLS))
+def test_ctrl_c_stops_generate_and_its_workers_quietly(tmp_path, task):
+    proc, workers = _start_pool(tmp_path / "d", task)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal does: the whole process group
+    assert proc.wait(timeout=30) == 130
+    assert "Traceback" not in proc.stderr.read()
+    assert _gone_within(workers, 2.0), "workers outlived an interrupted generate"
+    assert not (tmp_path / "d" / "manifest.json").exists()

@@ -18,7 +18,7 @@ from multiprocessing.pool import AsyncResult
 
 from lolameme.data.generator.chunks import Chunk, Context, make_chunk
 from lolameme.data.generator.splits import SplitPlan
-from lolameme.machine import die_with
+from lolameme.machine import init_pool_worker
 
 _context: Context | None = None  # a worker process's own copy
 
@@ -26,7 +26,7 @@ _context: Context | None = None  # a worker process's own copy
 def _init_worker(context: Context, owner: int) -> None:
     global _context
     _context = context
-    die_with(owner)
+    init_pool_worker(owner)
 
 
 def _work(plan: SplitPlan, k: int) -> Chunk:

@@ -24,7 +24,7 @@ from lolameme.data.listops.config import ListOpsConfig
 from lolameme.data.listops.sampler import CHUNK_DRAWS, Chunk, SamplerParams, sample_chunk
 from lolameme.data.listops.stats import SplitStats
 from lolameme.errors import ConfigError
-from lolameme.machine import die_with
+from lolameme.machine import init_pool_worker
 from lolameme.progress import Progress
 
 #: Rows per Parquet row group / write call; fixed so files do not depend on chunking by workers.
@@ -46,7 +46,7 @@ def iter_chunks(params: SamplerParams, workers: int = 1, start: int = 0) -> Iter
             yield sample_chunk(params, index)
             index += 1
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context(),
-                               initializer=die_with, initargs=(os.getpid(),))
+                               initializer=init_pool_worker, initargs=(os.getpid(),))
     try:
         ahead = workers + 1  # one queued beyond the running ones keeps workers busy; few wasted at the end
         pending = deque(pool.submit(sample_chunk, params, start + i) for i in range(ahead))
