@@ -3,8 +3,8 @@
 Each *cell* trains one model on one dataset for a fixed number of optimizer steps (steps, not
 minutes, so cells that share a machine stay comparable) and then decodes the test split greedily:
 
-    python benchmarks/family_tuning.py --grid copies --jobs 1 --steps 1500 --out /tmp/tuning
-    python benchmarks/family_tuning.py --grid mqar --jobs 12 --steps 3000 --seeds 0,1,2 --out /tmp/tuning
+    python benchmarks/family_tuning.py --grid copies --jobs 1 --steps 1500 --only "hyena lr1e-3"
+    python benchmarks/family_tuning.py --grid mqar --jobs 14 --steps 5000 --seeds 0 --summary /tmp/mqar.json
 
 A grid is a list of named cells (``GRIDS`` below): the model preset or layer specification,
 the training keys that differ from the grid's base recipe, and ``filter_decay`` -- whether the
@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lolameme.atomic import atomic_write_json
+
 RECORDS = Path(__file__).resolve().parent / "results" / "tuning"
 
 #: The copies-only stage of the base task without globals: every statement a literal or a variable.
@@ -33,7 +35,7 @@ COPIES = {"preset": "base", "split": "test_without_globals",
 COPY_RECIPE = {"tokenizer": "words", "reverse_answer": True, "model_overrides": {"pos_encoding": "rotary"},
                "loss": "weighted", "answer_weight": 0.5, "lr": 3e-3, "min_lr_ratio": 0.2, "warmup_steps": 100,
                "batch_size": 32, "val_every": 500}
-MQAR = {"split": "test", "overrides": {"train_examples": 20_000, "test_examples": 1000}}
+MQAR = {"split": "test", "overrides": {"train_examples": 100_000, "test_examples": 1000}}
 MQAR_RECIPE = {"tokenizer": "char", "loss": "answer", "lr": 1e-3, "min_lr_ratio": 0.1, "warmup_steps": 100,
                "batch_size": 64, "val_every": 1000, "model_overrides": {"pos_encoding": "rotary"}}
 
@@ -162,9 +164,8 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
               "exact_match": report["exact_match"], "majority_baseline": report["majority_baseline"],
               "n": report["n"], "best_val": result.best, "train_wall_s": round(wall, 1), "device": device,
               "params": _params(run_dir), "slices": _small_slices(report)}
-    out = Path(cell["records"]) / f"{cell['tag']}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=1), encoding="utf-8")
+    Path(cell["records"]).mkdir(parents=True, exist_ok=True)
+    atomic_write_json(Path(cell["records"]) / f"{cell['tag']}.json", record)
     return record
 
 
@@ -196,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--eval-limit", type=int, default=1000)
     p.add_argument("--runs", type=Path, default=Path("/tmp/lolameme-runs/tuning"))
-    p.add_argument("--records", type=Path, default=RECORDS)
+    p.add_argument("--records", type=Path, default=RECORDS, help="one JSON record per finished cell")
+    p.add_argument("--summary", type=Path, default=None, help="also write this invocation's records as one JSON list")
     args = p.parse_args(argv)
     wanted = [s.strip() for s in args.only.split(",") if s.strip()]
     grid = {cell["name"]: cell for cell in GRIDS[args.grid]}
@@ -212,8 +214,12 @@ def main(argv: list[str] | None = None) -> int:
                           "steps": args.steps, "run_dir": str(args.runs / tag), "tag": tag,
                           "eval_limit": args.eval_limit, "records": str(args.records)})
     print(f"[tuning] {len(cells)} cells, {args.jobs} side by side", flush=True)
+    finished = []
     with mp.get_context("spawn").Pool(args.jobs) as pool:
         for r in pool.imap_unordered(run_cell, cells):
+            finished.append(r)
+            if args.summary is not None:
+                atomic_write_json(args.summary, finished)
             print(f"[tuning] {r['name']:<32} seed {r['seed']} exact {100 * r['exact_match']:5.1f}% "
                   f"(majority {100 * r['majority_baseline']:.1f}%) {r['steps']} steps {r['train_wall_s']:.0f}s "
                   f"{r['device']}", flush=True)
