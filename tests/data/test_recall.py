@@ -77,8 +77,8 @@ def test_mqar_follows_zoology(tmp_path):
 
 def test_mqar_query_slots_follow_the_power_law():
     config = mqar.load_config({}, {"num_kv_pairs": 1, "train_examples": 1, "test_examples": 1})
-    rng = np.random.default_rng(0)
-    slots = Counter((draw[1][0] - 2) // 2 for draw in (mqar.draw_sequence(config, rng) for _ in range(4000)))
+    examples = mqar.draw_chunk(config, np.random.default_rng(0), 4000)
+    slots = Counter((len(example.rows[0]["input"]) - 1 - 2) // 2 for example in examples)
     weights = config.query_weights
     assert weights[0] > weights[1] > weights[-1]  # near slots most likely
     for slot in (0, 1, 10):

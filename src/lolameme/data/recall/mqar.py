@@ -65,33 +65,51 @@ class MQARConfig(RecallConfig):
         return weights / weights.sum()
 
 
-def draw_sequence(config: MQARConfig, rng: np.random.Generator) -> tuple[str, list[int], np.ndarray, np.ndarray]:
-    """(full sequence text, query positions in it, keys, values) of one Zoology example."""
-    half = (config.vocab_size - 1) // 2
-    symbols = SYMBOLS[: config.vocab_size - 1]
-    keys = rng.choice(half, size=config.num_kv_pairs, replace=False)
-    values = rng.choice(np.arange(half, 2 * half), size=config.num_kv_pairs, replace=False)
-    weights = config.query_weights
-    slots = rng.choice(len(weights), size=config.num_kv_pairs, replace=False, p=weights)
-    context = 2 * config.num_kv_pairs
-    sequence = [FILLER] * config.input_seq_len
-    for i, (key, value) in enumerate(zip(keys, values)):
-        sequence[2 * i], sequence[2 * i + 1] = symbols[key], symbols[value]
-    positions = [context + 2 * int(slot) for slot in slots]
-    for position, key in zip(positions, keys):
-        sequence[position] = symbols[key]
-    return "".join(sequence), positions, keys, values
+#: Sequences drawn per numpy call; the files depend on it (examples are taken from chunks in order).
+CHUNK = 4096
 
 
-def draw_example(config: MQARConfig, rng: np.random.Generator) -> Example:
-    """One sequence as one row per query, in the order the queries appear."""
-    text, positions, _, values = draw_sequence(config, rng)
-    symbols = SYMBOLS[: config.vocab_size - 1]
-    order = np.argsort(positions)
-    rows = [{"input": text[: positions[i] + 1], "label": symbols[values[i]], "query": rank,
-             "n_pairs": config.num_kv_pairs, "distance": positions[i] - 2 * int(i)}
-            for rank, i in enumerate(order)]
-    return Example(text, rows)
+def draw_chunk(config: MQARConfig, rng: np.random.Generator, count: int = CHUNK) -> list[Example]:
+    """``count`` sequences at once, each as one row per query in the order the queries appear.
+
+    Keys and values: the first ``num_kv_pairs`` of a random permutation of each half of the
+    vocabulary (distinct, uniform). Query slots: the top ``num_kv_pairs`` of log-weight plus
+    Gumbel noise, which samples without replacement proportionally to the weights exactly as
+    Zoology's ``np.random.choice(replace=False, p=...)`` does (successive sampling).
+    """
+    half, pairs, length = (config.vocab_size - 1) // 2, config.num_kv_pairs, config.input_seq_len
+    keys = np.argsort(rng.random((count, half)), axis=1)[:, :pairs]
+    values = half + np.argsort(rng.random((count, half)), axis=1)[:, :pairs]
+    scores = np.log(config.query_weights)[None, :] + rng.gumbel(size=(count, len(config.query_weights)))
+    slots = np.argsort(-scores, axis=1)[:, :pairs]
+    context = 2 * pairs
+    filler = config.vocab_size - 1  # index of FILLER in the lookup table below
+    tokens = np.full((count, length), filler, dtype=np.int64)
+    tokens[:, 0:context:2], tokens[:, 1:context:2] = keys, values
+    positions = context + 2 * slots
+    np.put_along_axis(tokens, positions, keys, axis=1)
+    table = np.array(list(SYMBOLS[: config.vocab_size - 1] + FILLER))
+    texts = ["".join(row) for row in table[tokens]]
+    examples = []
+    for text, position, value in zip(texts, positions, values):
+        order = np.argsort(position)
+        rows = [{"input": text[: position[i] + 1], "label": table[value[i]], "query": rank,
+                 "n_pairs": pairs, "distance": int(position[i]) - 2 * int(i)} for rank, i in enumerate(order)]
+        examples.append(Example(text, rows))
+    return examples
+
+
+class _Chunks:
+    """One example per call, drawn a chunk at a time (the writer asks one by one)."""
+
+    def __init__(self, config: MQARConfig):
+        self.config = config
+        self.buffer: list[Example] = []
+
+    def __call__(self, rng: np.random.Generator) -> Example:
+        if not self.buffer:
+            self.buffer = draw_chunk(self.config, rng)[::-1]
+        return self.buffer.pop()
 
 
 def load_config(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> MQARConfig:
@@ -101,5 +119,5 @@ def load_config(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> MQARCo
 def generate(config: MQARConfig, out_dir: str | os.PathLike, *, workers: int = 1, fmt: Format = "parquet",
              overwrite: bool = False, progress: bool = False) -> dict[str, Any]:
     """Write the train and test splits (one row per query) and the manifest."""
-    return write_recall_dataset(TASK, config, lambda rng: draw_example(config, rng), out_dir, fmt=fmt, overwrite=overwrite,
+    return write_recall_dataset(TASK, config, _Chunks(config), out_dir, fmt=fmt, overwrite=overwrite,
                                 stats={"rows_per_example": config.num_kv_pairs})
