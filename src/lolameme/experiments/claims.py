@@ -10,6 +10,13 @@ is two binomial standard errors of the majority rate over every test row the
 model was scored on (all seeds), e.g. +0.011 for a rate of 0.044 on 3 x 500 rows.
 A "yes" or "no" whose margin is within one standard deviation over seeds is
 flagged as "within noise".
+
+Continuous measures (answer NLL ``token_loss`` in nats per answer token, lower is
+better, and teacher-forced ``token_accuracy``) have no majority-answer floor: a
+model that learned nothing still moves them. Their noise estimate is the spread
+over seeds alone: a verdict on them stands only when the margin to the closest
+rival exceeds the larger seed std of the two; it reads "within noise" otherwise,
+and "undecided" with fewer than two seeds (no spread to judge by).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ class Scores:
     higher_is_better: bool
     baseline: float | None = None  # majority-answer exact match of the split(s), for exact-match targets
     noise: float = 0.0  # sampling noise of exact match around the baseline (see floor_noise)
+    continuous: bool = False  # answer NLL or token accuracy: judged by the seed std alone
 
     @property
     def floor(self) -> float | None:
@@ -44,13 +52,14 @@ class Verdict:
     detail: str  # the numbers behind it
     paper_holds: bool | None  # the same check on the paper's numbers, where the table gives them
     floor: bool = False  # no compared model beats always answering the majority answer by more than noise
+    why_undecided: str = "missing cells"
 
     @property
     def word(self) -> str:
         if self.floor:
             return "no signal (all within noise of the majority answer)"
         if self.holds is None:
-            return "undecided (missing cells)"
+            return f"undecided ({self.why_undecided})"
         return ("yes" if self.holds else "no") + (" (within noise)" if self.weak else "")
 
 
@@ -72,12 +81,15 @@ def paper_mean(value: float | tuple[float, float] | list[float]) -> float:
     return float(value[0]) if isinstance(value, (tuple, list)) else float(value)
 
 
-def target_scores(spec: ExperimentSpec, mapping: dict[str, str], rows: list[dict], on: str) -> Scores:
-    """Scores of every paper model on a column title or a figure id."""
+def target_scores(spec: ExperimentSpec, mapping: dict[str, str], rows: list[dict], on: str,
+                  metric: str = "exact_match") -> Scores:
+    """Scores of every paper model on a column title (compared by ``metric``) or a figure id (its own metric)."""
     column = next((c for c in spec.table.columns if c.title == on), None) if spec.table else None
     if column is not None:
-        agg = aggregate(rows, "exact_match")
+        agg = aggregate(rows, metric)
         ours = {m: agg.get((column.dataset, mapping[m], column.split)) for m in spec.models}
+        if metric != "exact_match":  # the paper's columns are exact match: nothing of theirs to compare
+            return Scores(ours, {}, metric != "token_loss", continuous=True)
         baseline = majority_baseline(rows, column.dataset, column.split)
         return Scores(ours, {m: paper_mean(v) for m, v in column.paper.items()}, True, baseline,
                       _noise(rows, [column.dataset], column.split, spec, mapping, baseline))
@@ -103,7 +115,7 @@ def target_scores(spec: ExperimentSpec, mapping: dict[str, str], rows: list[dict
     baseline = sum(baselines) / len(baselines) if figure.metric == "exact_match" and common and None not in baselines \
         else None
     return Scores(ours, {}, figure.metric != "token_loss", baseline,
-                  _noise(rows, common, figure.split, spec, mapping, baseline))
+                  _noise(rows, common, figure.split, spec, mapping, baseline), continuous=figure.metric != "exact_match")
 
 
 def _noise(rows: list[dict], datasets: list[str], split: str, spec: ExperimentSpec, mapping: dict[str, str],
@@ -159,10 +171,13 @@ def check(claim: Claim, scores: Scores, mapping: dict[str, str]) -> Verdict:
         and all(ours[m] <= scores.floor for m in compared)
     if floor:
         detail += f" (majority answer {scores.baseline:.4f}, noise +{scores.noise:.4f})"
-    weak = False
+    weak, why = False, "missing cells"
     if holds is not None and not floor:  # the closest rival decides how safe the reading is
         nearest = min(others, key=lambda o: abs(ours[claim.model] - ours[o]))
         margin = abs(ours[claim.model] - ours[nearest])
         spreads = [s for s in (scores.ours[claim.model].std, scores.ours[nearest].std) if s is not None]
         weak = bool(spreads) and margin <= max(spreads)
-    return Verdict(None if floor else holds, weak, detail, verdict_on(scores.paper) if scores.paper else None, floor)
+        if scores.continuous and len(spreads) < 2:  # no seed spread: no noise estimate to judge by
+            holds, why = None, "one seed: a continuous measure is judged by the seed spread"
+    return Verdict(None if floor else holds, weak, detail, verdict_on(scores.paper) if scores.paper else None, floor,
+                   why)

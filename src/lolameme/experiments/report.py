@@ -23,6 +23,10 @@ from lolameme.experiments.spec import Column, ExperimentSpec, Figure, setting_la
 #: Annotation columns whose slices explain a result, in order of preference (design.md).
 SLICE_COLUMNS = ("uses_globals", "hops", "n_global_reads", "n_latent", "language", "depth", "n_ops")
 FIGURE_DPI = 110
+#: How each measure is named in reports (token_loss is teacher-forced cross-entropy per answer token).
+METRIC_LABELS = {"exact_match": "exact match", "token_loss": "answer NLL (nats/token)",
+                 "token_accuracy": "token accuracy"}
+CONTINUOUS = ("token_loss", "token_accuracy")
 
 
 def display_name(paper_model: str) -> str:
@@ -53,6 +57,26 @@ def _heading(spec: ExperimentSpec, scale: str) -> str:
     shrunk = spec.scale(scale).shrunk
     title = f"# {spec.name} ({spec.paper}) at scale `{scale}`"
     return f"{title}: task shrunk ({shrunk})" if shrunk else title
+
+
+def training_line(spec: ExperimentSpec, scale: str) -> str:
+    """Budget, recipe and answer format of every cell: the first thing a reader needs to weigh the numbers."""
+    s = spec.scale(scale)
+    train = dict(s.train)
+    if s.recipe:
+        from lolameme.train.recipes import load_recipe
+
+        try:
+            train = {**load_recipe(s.recipe), **train}
+        except LolamemeError:
+            pass
+    budget = ", ".join(f"{train[k]:g} {label}" for k, label in
+                       (("steps", "steps"), ("epochs", "epochs"), ("tokens", "tokens"), ("time_budget", "minutes at most"))
+                       if train.get(k) is not None) or "the scale's default"
+    fmt = train.get("answer_format", "direct")
+    fmt = fmt if isinstance(fmt, str) else json.dumps(fmt)
+    return (f"**Budget per cell:** {budget}; **recipe:** `{s.recipe or 'none'}`; "
+            f"**answer format:** `{fmt}`.")
 
 
 def _setup(spec: ExperimentSpec, scale: str, mapping: dict[str, str], rows: list[dict],
@@ -133,6 +157,20 @@ def _table(spec: ExperimentSpec, mapping: dict[str, str], rows: list[dict], seed
     shared = _shared_note(spec.models, mapping)
     lines += ["", *( [shared, ""] if shared else [] )]
     lines += [f"- {_column_reading(spec, c, mapping, agg, scores[c.title])}" for c in table.columns]
+    return lines + [""] + _continuous_table(spec, mapping, rows, seeds)
+
+
+def _continuous_table(spec: ExperimentSpec, mapping: dict[str, str], rows: list[dict], seeds: int) -> list[str]:
+    """Answer NLL and token accuracy per table column: they move before exact match does."""
+    columns = spec.table.columns
+    aggs = {metric: aggregate(rows, metric) for metric in CONTINUOUS}
+    head = ["Model"] + [f"{c.title}: {METRIC_LABELS[m]}" for c in columns for m in CONTINUOUS]
+    lines = ["Continuous measures (teacher-forced on the same rows; mean (std) over seeds; a verdict on them "
+             "needs a margin above the seed std):", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for m in spec.models:
+        cells = [f"{display_name(m)} (`{mapping[m]}`)"]
+        cells += [fmt_agg(aggs[metric].get((c.dataset, mapping[m], c.split)), seeds) for c in columns for metric in CONTINUOUS]
+        lines.append("| " + " | ".join(cells) + " |")
     return lines + [""]
 
 
@@ -182,15 +220,16 @@ def _claims(spec: ExperimentSpec, mapping: dict[str, str], rows: list[dict]) -> 
     lines = ["## Does the paper's finding hold here?", "", "| paper's finding | target | here | our numbers | paper's numbers agree |",
              "|---|---|---|---|---|"]
     for claim in spec.claims:
-        verdict = check(claim, target_scores(spec, mapping, rows, claim.target), mapping)
+        verdict = check(claim, target_scores(spec, mapping, rows, claim.target, claim.metric), mapping)
         paper = {True: "yes", False: "no", None: "stated in the text"}[verdict.paper_holds]
-        lines.append(f"| {claim.text} | {claim.target} | {verdict.word} | {verdict.detail} | {paper} |")
+        target = claim.target if claim.metric == "exact_match" else f"{claim.target} ({METRIC_LABELS[claim.metric]})"
+        lines.append(f"| {claim.text} | {target} | {verdict.word} | {verdict.detail} | {paper} |")
     return lines + [""]
 
 
 def _figure_points(spec: ExperimentSpec, scale: str, figure: Figure, mapping: dict[str, str],
-                   rows: list[dict]) -> dict[str, list[tuple[float, Aggregate]]]:
-    agg = aggregate(rows, figure.metric)
+                   rows: list[dict], metric: str | None = None) -> dict[str, list[tuple[float, Aggregate]]]:
+    agg = aggregate(rows, metric or figure.metric)
     points: dict[str, list[tuple[float, Aggregate]]] = {}
     for m in spec.models:
         series = [(d.x, agg[(d.id, mapping[m], figure.split)]) for d in spec.datasets_at(scale)
@@ -201,15 +240,31 @@ def _figure_points(spec: ExperimentSpec, scale: str, figure: Figure, mapping: di
 
 def plot_figure(spec: ExperimentSpec, scale: str, figure: Figure, mapping: dict[str, str], rows: list[dict],
                 path: Path) -> None:
-    """Metric against x, one line per model, a band of one std over seeds; written atomically."""
+    """Metric against x, one line per model, a band of one std over seeds; written atomically.
+
+    An exact-match figure gets a second panel with the answer NLL of the same cells: at small budgets
+    the loss separates models while exact match still sits at the floor.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    metrics = [figure.metric] + (["token_loss"] if figure.metric == "exact_match" else [])
+    fig, axes = plt.subplots(1, len(metrics), figsize=(6.4 * len(metrics), 4.2), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        _draw_panel(ax, spec, scale, figure, mapping, rows, metric)
+    fig.suptitle(f"{figure.source} ({spec.name}, {scale}): {figure.split}", fontsize=10)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=FIGURE_DPI, format="png")
+    plt.close(fig)
+
+
+def _draw_panel(ax, spec: ExperimentSpec, scale: str, figure: Figure, mapping: dict[str, str], rows: list[dict],
+                metric: str) -> None:
     drawn: set[str] = set()
-    for m, series in _figure_points(spec, scale, figure, mapping, rows).items():
+    for m, series in _figure_points(spec, scale, figure, mapping, rows, metric).items():
         if not series or mapping[m] in drawn:
             continue
         drawn.add(mapping[m])
@@ -219,7 +274,7 @@ def plot_figure(spec: ExperimentSpec, scale: str, figure: Figure, mapping: dict[
         (line,) = ax.plot(xs, means, marker="o", label=f"{display_name(m)} ({mapping[m]})")
         ax.fill_between(xs, [u - s for u, s in zip(means, stds)], [u + s for u, s in zip(means, stds)],
                         color=line.get_color(), alpha=0.2)
-    if figure.metric == "exact_match":
+    if metric == "exact_match":
         base = [(d.x, majority_baseline(rows, d.id, figure.split)) for d in spec.datasets_at(scale)]
         base = [(x, b) for x, b in base if b is not None]
         if base:
@@ -228,17 +283,12 @@ def plot_figure(spec: ExperimentSpec, scale: str, figure: Figure, mapping: dict[
     if labels:
         ax.set_xticks(list(labels), list(labels.values()))
     ax.set_xlabel(figure.x_label)
-    ax.set_ylabel(figure.metric.replace("_", " "))
-    ax.set_title(f"{figure.source} ({spec.name}, {scale}): {figure.split}", fontsize=10)
+    ax.set_ylabel(METRIC_LABELS[metric])
     if drawn:
         ax.legend(fontsize=8)
     else:
         ax.text(0.5, 0.5, "no finished cells yet", ha="center", va="center", transform=ax.transAxes)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=FIGURE_DPI, format="png")
-    plt.close(fig)
 
 
 def _figure_section(spec: ExperimentSpec, scale: str, figure: Figure, mapping: dict[str, str], rows: list[dict],
@@ -257,6 +307,13 @@ def _figure_section(spec: ExperimentSpec, scale: str, figure: Figure, mapping: d
     if figure.metric == "exact_match":
         base = [majority_baseline(rows, d.id, figure.split) for d in datasets]
         lines.append("| majority answer | " + " | ".join("missing" if b is None else f"{b:.4f}" for b in base) + " |")
+        nll = aggregate(rows, "token_loss")
+        lines += ["", f"{METRIC_LABELS['token_loss']} on `{figure.split}` (right panel), mean (std) over seeds:", "",
+                  "| Model | " + " | ".join(d.label or f"{d.x:g}" for d in datasets) + " |",
+                  "|" + "---|" * (len(datasets) + 1)]
+        for m in spec.models:
+            cells = [fmt_agg(nll.get((d.id, mapping[m], figure.split)), seeds) for d in datasets]
+            lines.append(f"| {display_name(m)} (`{mapping[m]}`) | " + " | ".join(cells) + " |")
     return lines + [""]
 
 
@@ -328,7 +385,7 @@ def write_report(spec: ExperimentSpec, scale: str, rows: list[dict[str, Any]], o
     out_dir.mkdir(parents=True, exist_ok=True)
     mapping = model_mapping(spec.models, spec.scale(scale).models)
     rows = [r for r in rows if r["dataset"] in {d.id for d in spec.datasets_at(scale)}]
-    lines = [_heading(spec, scale), ""]
+    lines = [_heading(spec, scale), "", training_line(spec, scale), ""]
     lines += _setup(spec, scale, mapping, rows, expected_cells, seeds)
     for setting in spec.settings():
         label = setting_label(setting)

@@ -140,6 +140,8 @@ class Claim(_Strict):
     ``target`` names a table column title or a figure id (a figure is averaged over
     the x values every compared model has). ``beats``: ``model`` scores above
     ``other``; ``best`` / ``worst``: ``model`` is highest / lowest of all models.
+    ``metric`` lets a claim compare answer NLL (``token_loss``, lower is better) or
+    ``token_accuracy`` instead of exact match, as the paper's Figure 4 does with loss.
     """
 
     text: str
@@ -147,6 +149,8 @@ class Claim(_Strict):
     kind: Literal["beats", "best", "worst"]
     model: str
     other: str | None = None
+    #: what a table-column target compares (a figure target uses the figure's own metric)
+    metric: Metric = "exact_match"
 
     @model_validator(mode="after")
     def _consistent(self) -> Claim:

@@ -80,7 +80,7 @@ def _experiment_rows(table_path: Path, scale: str, specs: dict[str, Path], tally
         label = setting_label(setting)
         own = [r for r in rows if (r.get("setting") or "") == label]
         for claim in spec.claims:
-            verdict = check(claim, target_scores(spec, mapping, own, claim.target), mapping)
+            verdict = check(claim, target_scores(spec, mapping, own, claim.target, claim.metric), mapping)
             text = f"{claim.text} (`{label}`)" if label else claim.text
             lines.append(f"{head} {text} | **{verdict.word}** | {verdict.detail} |")
             key = "no signal" if verdict.floor else "undecided" if verdict.holds is None else verdict.word
