@@ -194,3 +194,28 @@ def test_a_dataset_made_from_other_settings_is_regenerated(tmp_path):
     changed = dataset.model_copy(update={"overrides": {**dataset.overrides, "global_var_count": 150}})
     assert prepare_dataset(changed, scale, out) is True
     assert read_manifest(out)["config"]["global_var_count"] == 150
+
+
+def test_results_are_found_by_settings_key_not_by_path(work: Path, tmp_path: Path):
+    """A record committed from one machine's run counts as done in another work dir, and a changed spec does not."""
+    spec = load_spec(SPEC)
+    records = tmp_path / "reports" / "micro" / "records" / SPEC
+    first = run_experiment(spec, "micro", seeds=2, work=work, log=lambda _: None, cell_fn=fake_cell, records=records)
+    n = first.cells
+    assert len(first.finished) == n and len(list(records.glob("*.json"))) == n
+
+    elsewhere = tmp_path / "other-machine"  # a fresh work dir: nothing but the committed records
+    for dataset in spec.datasets:
+        (elsewhere / "datasets" / dataset.id).mkdir(parents=True)
+        (elsewhere / "datasets" / dataset.id / "manifest.json").write_text(json.dumps({"task": "listops", "splits": {}}))
+    again = run_experiment(spec, "micro", seeds=2, work=elsewhere, log=lambda _: None, cell_fn=fake_cell, records=records)
+    assert again.finished == [] and again.skipped == n
+    original = {r["cell"]: r["splits"] for r in WorkDir(work).results()}
+    adopted = {r["cell"]: r["splits"] for r in WorkDir(elsewhere).results()}
+    assert adopted == original
+
+    changed = spec.model_copy(update={"scales": {**spec.scales, "micro": spec.scales["micro"].model_copy(
+        update={"train": {**spec.scales["micro"].train, "steps": 3}})}})
+    redo = run_experiment(changed, "micro", seeds=2, work=tmp_path / "third", log=lambda _: None, cell_fn=fake_cell,
+                          records=records)
+    assert len(redo.finished) == n  # other settings, other keys: the records do not apply

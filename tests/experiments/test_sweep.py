@@ -79,7 +79,8 @@ def test_report_has_one_section_per_setting(work, tmp_path):
     text = write_report(spec, "micro", rows, tmp_path / "out", seeds=2, expected_cells=8).read_text()
     assert text.count("# Setting `lr=0.001`") == 1 and text.count("# Setting `lr=0.003`") == 1
     # each section averages its own two seeds: fake scores 0.1 and 0.2 -> 0.15, never pooled over settings
-    assert text.count("0.1500 (0.0707)") == 4  # 2 models x 2 settings
+    # 2 models x 2 settings, in the exact-match table and again as token accuracy (the fake sets both alike)
+    assert text.count("0.1500 (0.0707)") == 8
     assert "Sweep over training keys: `lr` in [0.001, 0.003]" in text
 
 

@@ -97,7 +97,8 @@ def run_command(
     progress = backend == "local" and (jobs or 1) == 1 and sys.stderr.isatty()
     summary = run_experiment(loaded, scale, seeds=seeds, jobs=jobs, nproc=nproc, threads=threads, shard=parse_shard(shard),
                              work=_work(loaded.name, scale, work), progress=progress, log=_log, backend=backend,
-                             address=address, log_to=None if log_to is None else parse_log_to(log_to))
+                             address=address, log_to=None if log_to is None else parse_log_to(log_to),
+                             records=records_dir(reports, scale, loaded.name))
     if report:
         path = _write_report(loaded, scale, seeds, _work(loaded.name, scale, work), reports, specs)
         _log(f"report: {path}")
@@ -164,6 +165,11 @@ def report_command(
     typer.echo(str(path))
 
 
+def records_dir(reports: Path, scale: str, spec_name: str) -> Path:
+    """Where finished cells' results are kept by settings key, beside the reports (small JSON, to commit)."""
+    return reports / scale / "records" / spec_name
+
+
 def _write_report(spec, scale: str, seeds: Optional[int], work: Path, reports: Path, specs: list[Path]) -> Path:
     """Rebuild the results table from the work dir (if there is one), copy it beside the report, write both."""
     from lolameme.errors import ExperimentError
@@ -177,7 +183,8 @@ def _write_report(spec, scale: str, seeds: Optional[int], work: Path, reports: P
     out_dir.mkdir(parents=True, exist_ok=True)
     copy = out_dir / f"{spec.name}{RESULTS_SUFFIX}"
     # results of stale cells (made before the spec changed) stay out of the report
-    wd = keyed_work_dir(spec, scale, work, enumerate_cells(spec, scale, seed_list(seeds or spec.scale(scale).seeds)))
+    wd = keyed_work_dir(spec, scale, work, enumerate_cells(spec, scale, seed_list(seeds or spec.scale(scale).seeds)),
+                        records_dir(reports, scale, spec.name))
     if (wd.root / "cells").is_dir():
         write_table(build_table(wd.results()), wd.results_table())
         shutil.copyfile(wd.results_table(), copy)

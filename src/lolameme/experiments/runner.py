@@ -47,9 +47,13 @@ class RunSummary:
     work: Path | None = None
 
 
-def keyed_work_dir(spec: ExperimentSpec, scale: str, root: Path, cells: list[Cell]) -> WorkDir:
-    """The work directory, told each cell's settings key so that it can tell done cells from stale ones."""
-    return WorkDir(Path(root), keys={c.id: settings_key(spec, scale, c) for c in cells})
+def keyed_work_dir(spec: ExperimentSpec, scale: str, root: Path, cells: list[Cell],
+                   records: Path | None = None) -> WorkDir:
+    """The work directory, told each cell's settings key so that it can tell done cells from stale ones,
+    with the committed ``records`` (if any) already taken as the results of the cells they match."""
+    wd = WorkDir(Path(root), keys={c.id: settings_key(spec, scale, c) for c in cells}, records=records)
+    wd.adopt_records(cells)
+    return wd
 
 
 def cpu_cores() -> int:
@@ -87,7 +91,7 @@ def run_experiment(spec: ExperimentSpec, scale: str, *, seeds: int | None = None
                    nproc: int = 1, threads: int | None = None, shard: tuple[int, int] | None = None,
                    work: Path | None = None, progress: bool = False, log: Callable[[str], None] = print,
                    cell_fn: CellFn = execute_cell, backend: str = "local", address: str | None = None,
-                   log_to: tuple[str, ...] | None = None) -> RunSummary:
+                   log_to: tuple[str, ...] | None = None, records: Path | None = None) -> RunSummary:
     """Run every pending cell of ``spec`` at ``scale`` (of one shard) and rebuild the results table.
 
     ``backend`` "local" runs ``jobs`` cells side by side in worker processes of
@@ -107,7 +111,8 @@ def run_experiment(spec: ExperimentSpec, scale: str, *, seeds: int | None = None
         check_training(spec, scale)
     ray = connect_ray(address, log) if backend == "ray" else None  # fail on a bad address before any work
     all_cells = enumerate_cells(spec, scale, seed_list(seeds or scale_cfg.seeds))
-    wd = keyed_work_dir(spec, scale, Path(work) if work is not None else default_work_dir(spec.name, scale), all_cells)
+    wd = keyed_work_dir(spec, scale, Path(work) if work is not None else default_work_dir(spec.name, scale), all_cells,
+                        records)
     cells = select_shard(all_cells, shard)
     log(describe_mapping(model_mapping(spec.models, scale_cfg.models), scale_cfg.models))
     states = {c.id: wd.state(c) for c in cells}

@@ -95,10 +95,17 @@ def new_claim() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class WorkDir:
-    """``keys``: cell id -> the settings key its result must carry to count as done (none: any result)."""
+    """``keys``: cell id -> the settings key its result must carry to count as done (none: any result).
+
+    ``records``: a folder of finished results named by settings key (``<key>.json``), meant to be
+    committed. Every finished cell is copied there, and :meth:`adopt_records` takes a record whose key
+    matches a cell as that cell's result, so results made on another machine (or in a lost work
+    directory) are found by what they were made under, not by where they were made.
+    """
 
     root: Path
     keys: dict[str, str] = field(default_factory=dict, compare=False)
+    records: Path | None = field(default=None, compare=False)
 
     def dataset_dir(self, dataset_id: str) -> Path:
         return self.root / "datasets" / dataset_id
@@ -183,7 +190,24 @@ class WorkDir:
         if cell.id in self.keys:
             result = {**result, SETTINGS_KEY: self.keys[cell.id]}
         atomic_write_json(self.result_path(cell), result)
+        if self.records is not None and cell.id in self.keys:
+            self.records.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(self.records / f"{self.keys[cell.id]}.json", result)
         (self.cell_dir(cell) / CLAIM_FILE).unlink(missing_ok=True)
+
+    def adopt_records(self, cells: list[Cell]) -> int:
+        """Take committed records as the results of the cells they match by settings key; how many were taken."""
+        if self.records is None or not self.records.is_dir():
+            return 0
+        taken = 0
+        for cell in cells:
+            record = self.records / f"{self.keys.get(cell.id, '')}.json"
+            if cell.id not in self.keys or not record.is_file() or self.state(cell) in ("done", "running"):
+                continue
+            self.cell_dir(cell).mkdir(parents=True, exist_ok=True)
+            atomic_write_json(self.result_path(cell), {**read_json(record), "cell": cell.id})
+            taken += 1
+        return taken
 
     def release(self, cell: Cell) -> None:
         """Give a claim back after a failure, so the next run retries the cell."""
