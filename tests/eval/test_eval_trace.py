@@ -50,3 +50,14 @@ def test_gpt2_tiny_memorises_a_handful_of_traces(tmp_path):
                           settings=EvalSettings(progress=False, answer_format="direct"))["train"]
     assert direct["answer_format"] == "direct" and "trace_accuracy" not in direct
     assert direct["exact_match"] < 1.0
+
+
+def test_eval_refuses_an_unknown_format(tmp_path):
+    from typer.testing import CliRunner
+
+    from lolameme.cli import app
+
+    result = CliRunner().invoke(app, ["eval", str(tmp_path), "--format", "steps"])
+    assert result.exit_code == 2 and "ConfigError" in result.output and "direct, trace" in result.output
+    result = CliRunner().invoke(app, ["eval", str(tmp_path), "--format", "trace", "--trace-statements", "some"])
+    assert result.exit_code == 2 and "all, relevant" in result.output
