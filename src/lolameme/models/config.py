@@ -100,7 +100,7 @@ class ModelConfig:
     hyena_short_filter: int = 3
     hyena_sine_freq: float = 14.0
     dropout: float = 0.1
-    pos_encoding: Literal["learned", "none", "rotary"] = "learned"
+    pos_encoding: Literal[POS_ENCODINGS] = "learned"  # type: ignore[valid-type]
     rotary_base: float = 10000.0
     pad_vocab_multiple: int = 1
     layer_norm_eps: float = 1e-5

@@ -41,7 +41,7 @@ class GeneratorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     # -- language and surface form (paper A.1)
-    language: Literal["lola", "meme", "mixed"] = "lola"
+    language: Literal[LANGUAGES] = "lola"  # type: ignore[valid-type]
     operators: dict[str, list[str]] = Field(default_factory=lambda: {
         "lola": ["+", "-", "*", "%"], "meme": ["|", "!", "@", "/"]})
     grouping: dict[str, list[str]] = Field(default_factory=lambda: {"lola": ["(", ")"], "meme": ["{", "}"]})
