@@ -63,12 +63,8 @@ def train_command(
                                              "or the user cache when the dataset is read-only)"),
 ) -> None:
     """Train a model on a dataset; writes checkpoints, metrics.jsonl and the resolved config to --out."""
-    from lolameme.configfile import deep_merge, read_config_file
-    from lolameme.errors import ConfigError
-    from lolameme.train.config import parse_set, resolve_values, validate_config
     from lolameme.train.tracking import open_mirrors, parse_log_to
-    from lolameme.train.checkpoint import CONFIG_FILE
-    from lolameme.train.trainer import resolve_resume_config, train
+    from lolameme.train.trainer import train
 
     if cache_dir is not None:  # through the environment, so DDP ranks and workers see it too
         from lolameme.data.io import CACHE_ENV
@@ -79,18 +75,7 @@ def train_command(
         "tokens": tokens, "time_budget": time_budget, "batch_size": batch_size, "grad_accum": grad_accum, "lr": lr,
         "loss": loss, "reverse_answer": reverse_answer, "seed": seed, "device": device, "compile": compile_,
     }
-    flags = {k: v for k, v in flags.items() if v is not None}
-    given = deep_merge(deep_merge(read_config_file(config) if config else {}, flags), parse_set(set_))
-    if resume and given.get("out") is None:
-        raise ConfigError("--resume needs --out RUN (the run directory to continue)")
-    if resume and (Path(given["out"]) / CONFIG_FILE).is_file():
-        cfg = resolve_resume_config(Path(given["out"]), {k: v for k, v in given.items() if k != "out"})
-    else:  # a new run, or --resume where none started yet: the trainer says it starts from scratch
-        values = resolve_values(flags, recipe=recipe, file=config, sets=set_)
-        missing = [f"--{k}" for k in ("data", "out") if values.get(k) is None]
-        if missing:
-            raise ConfigError(f"missing {' and '.join(missing)} (flags or config file keys)")
-        cfg = validate_config(values)
+    cfg = command_config({k: v for k, v in flags.items() if v is not None}, config, recipe, set_, resume)
     trackers = parse_log_to(log_to)
     with open_mirrors(trackers, Path(cfg.out), cfg.to_json()) as mirrors:
         result = train(cfg, resume=resume, mirrors=mirrors)
@@ -100,3 +85,25 @@ def train_command(
         summary += (f"; best validation at step {best['step']}: exact {best['val_exact']:.3f}, "
                     f"answer loss {best['val_answer_loss']:.3f}")
     typer.echo(summary)
+
+
+def command_config(flags: dict, config: Path | None, recipe: str | None, sets: list[str], resume: bool):
+    """The TrainConfig of one ``lolameme train`` command: resolved from its layers, or with ``--resume``
+    the run's saved config with the budget and logging keys given."""
+    from lolameme.configfile import deep_merge, read_config_file
+    from lolameme.errors import ConfigError
+    from lolameme.train.checkpoint import CONFIG_FILE
+    from lolameme.train.config import parse_set, resolve_values, validate_config
+    from lolameme.train.trainer import resolve_resume_config
+
+    given = deep_merge(deep_merge(read_config_file(config) if config else {}, flags), parse_set(sets))
+    if resume and given.get("out") is None:
+        raise ConfigError("--resume needs --out RUN (the run directory to continue)")
+    if resume and (Path(given["out"]) / CONFIG_FILE).is_file():
+        return resolve_resume_config(Path(given["out"]), {k: v for k, v in given.items() if k != "out"})
+    # a new run, or --resume where none started yet (the trainer says it starts from scratch)
+    values = resolve_values(flags, recipe=recipe, file=config, sets=sets)
+    missing = [f"--{k}" for k in ("data", "out") if values.get(k) is None]
+    if missing:
+        raise ConfigError(f"missing {' and '.join(missing)} (flags or config file keys)")
+    return validate_config(values)
