@@ -64,11 +64,14 @@ def markdown(results: list[dict], machine: str, load_after: str) -> str:
     lines = ["# Analysis benchmark", "", f"- machine: {machine}", f"- load average at the end: {load_after}",
              f"- {ROWS} rows of test_with_globals, default settings ({AnalysisSettings().max_pairs} patching "
              f"pairs per kind, {AnalysisSettings().folds}-fold probes); wall-clock seconds, CPU seconds in brackets",
-             "", "| run | layers | rows | " + " | ".join(measures) + " | total (incl. loading and writing) |",
-             "|---|---|---:|" + "---:|" * (len(measures) + 1)]
+             "", "| run | layers | rows | " + " | ".join(measures) + " | CPU seconds, all measures | wall total "
+             "(incl. loading and writing) |",
+             "|---|---|---:|" + "---:|" * (len(measures) + 2)]
     for r in results:
         cells = [f"{r['seconds'][m]:.1f} ({r['cpu'][m]:.1f})" for m in measures]
-        lines.append(f"| {r['run']} | `{r['layers']}` | {r['rows']} | " + " | ".join(cells) + f" | {r['wall']:.1f} |")
+        cpu = sum(r["cpu"].values())
+        lines.append(f"| {r['run']} | `{r['layers']}` | {r['rows']} | " + " | ".join(cells)
+                     + f" | {cpu:.1f} | {r['wall']:.1f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -29,6 +29,8 @@ def per_row_attention(model: nn.Module, samples: Sequence[Sample], pad_id: int, 
     layers = list(attention_layers(model))
     per_layer = {i: [None] * len(samples) for i in layers}
     uniform = np.zeros((len(samples), len(ROLES)))
+    if not layers:
+        return {}, uniform
     for batch in batches(samples, pad_id, batch_size):
         queries = batch.answer_queries().float()                       # [B, T]
         count = queries.sum(dim=1).clamp(min=1)
