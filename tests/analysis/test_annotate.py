@@ -26,7 +26,7 @@ def test_roles_follow_the_backward_slice(char_tok, words):
         positions = [i + 1 for i, (a, _) in enumerate(tok.hf.encode(PROGRAM, add_special_tokens=False).offsets)
                      if start <= a < start + len(text)]
         assert {names[p] for p in positions} == {role}, text
-    assert sample.hops == 3
+    assert sample.hops == 3 and sample.defining == 4
     assert [(PROGRAM[s.char_start:s.char_end], s.relevant) for s in sample.literals] == [
         ("5", True), ("2", True), ("9", False), ("3", True)]
 

@@ -62,6 +62,18 @@ class Sample:
     def hops(self) -> int:
         return self.trace.hops
 
+    @property
+    def defining(self) -> int:
+        """1-based number of the statement that defines the printed value; 0 if it is a global."""
+        return defining_number(self.trace)
+
+
+def defining_number(result: Trace) -> int:
+    """The last statement assigning the printed name (1-based), or 0 when the printed name is a global."""
+    if result.printed_global:
+        return 0
+    return max(s.number for s in result.statements if s.target == result.printed and s.relevant)
+
 
 def statement_spans(program: str) -> list[tuple[int, int]]:
     """(start, end) character spans of the statements, each with its ``;``; the print statement last."""
@@ -123,8 +135,7 @@ def _annotate_one(tok: Tokenizer, program: str, label: str, offsets: list[tuple[
 def _statement_roles(result: Trace, n_spans: int) -> np.ndarray:
     """Role of each statement span (assignments in order, then the print statement)."""
     roles = np.full(n_spans, ROLE["print"], dtype=np.int8)
-    defining = -1 if result.printed_global else max(
-        s.number - 1 for s in result.statements if s.target == result.printed and s.relevant)
+    defining = defining_number(result) - 1
     for s in result.statements:
         index = s.number - 1
         roles[index] = ROLE["defining"] if index == defining else ROLE["chain"] if s.relevant else ROLE["noise"]
@@ -165,8 +176,8 @@ def _global_reads(result: Trace, names: list[Span], n_spans: int) -> list[Span]:
     return found
 
 
-def hop_groups(samples: Sequence[Sample]) -> list[tuple[str, np.ndarray]]:
-    """('all', every row) then (hops as text, its rows) for each hop count present: the slices every
-    measure reports."""
-    hops = np.array([s.hops for s in samples])
-    return [("all", np.ones(len(samples), dtype=bool))] + [(str(h), hops == h) for h in sorted(set(hops.tolist()))]
+def slices_by(samples: Sequence[Sample], key: str = "hops") -> list[tuple[str, np.ndarray]]:
+    """('all', every row) then (value as text, its rows) for each value of ``key`` present: the slices
+    every measure reports (by hops; the model's accuracy also by ``defining`` statement)."""
+    values = np.array([getattr(s, key) for s in samples])
+    return [("all", np.ones(len(samples), dtype=bool))] + [(str(v), values == v) for v in sorted(set(values.tolist()))]

@@ -17,7 +17,7 @@ import pyarrow as pa
 import torch
 from torch import nn
 
-from lolameme.analysis.annotate import ROLES, Sample, hop_groups
+from lolameme.analysis.annotate import ROLES, Sample, slices_by
 from lolameme.analysis.batching import batches
 from lolameme.analysis.hooks import attention_layers, attention_maps
 from lolameme.analysis.tables import Rows
@@ -51,7 +51,7 @@ def attribution_table(model: nn.Module, samples: Sequence[Sample], pad_id: int, 
     per_layer, uniform = per_row_attention(model, samples, pad_id, batch_size)
     if not per_layer:
         return None
-    groups = hop_groups(samples)
+    groups = slices_by(samples)
     rows_out = Rows("layer", "head", "hops", "role", "attention", "uniform", "n")
     for layer, values in per_layer.items():
         for name, rows in groups:

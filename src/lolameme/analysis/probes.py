@@ -27,7 +27,7 @@ import pyarrow as pa
 import torch
 from torch import nn
 
-from lolameme.analysis.annotate import Sample, hop_groups
+from lolameme.analysis.annotate import Sample, slices_by
 from lolameme.analysis.batching import batches
 from lolameme.analysis.hooks import residual_streams
 from lolameme.analysis.tables import Rows
@@ -164,7 +164,7 @@ def probe_table(features: dict[str, Sequence[torch.Tensor]], samples: Sequence[S
     trained model's features only.
     """
     names, values, present = target_values(samples)
-    groups = hop_groups(samples)
+    groups = slices_by(samples)
     out = Rows("model", "task", "target", "digit", "stream", "hops", "accuracy", "chance", "n")
     for digit, place in DIGITS.items():
         real = digit_labels(values, present, place)

@@ -87,10 +87,13 @@ def probes_figure(tables: dict[str, pa.Table], path: Path) -> Path:
             row[0].plot(line.stream, line.accuracy, style, label=f"{model}, {'control task' if task == 'control' else 'value'}")
         row[0].axhline(printed.chance.iloc[0], color="grey", lw=0.8, label="chance (majority digit)")
         row[0].set_title(f"printed value, {digit} digit", fontsize=9)
-        trained = part[(part.model == "trained") & (part.task == "value") & (part.target != "printed")]
-        for target, line in trained.groupby("target", sort=False):
-            row[1].plot(line.stream, line.accuracy, "o-", label=target, ms=3)
-        row[1].set_title(f"statement values, {digit} digit (trained)", fontsize=9)
+        statements = part[(part.task == "value") & (part.target != "printed")]
+        for index, (target, line) in enumerate(statements.groupby("target", sort=False)):
+            color = f"C{index}"
+            trained, fresh = line[line.model == "trained"], line[line.model == "fresh"]
+            row[1].plot(trained.stream, trained.accuracy, "o-", color=color, label=target, ms=3)
+            row[1].plot(fresh.stream, fresh.accuracy, "--", color=color, lw=0.8)
+        row[1].set_title(f"statement values, {digit} digit (trained solid, fresh dashed)", fontsize=9)
         for ax in row:
             ax.set_xlabel("stream (0 = embeddings, l = after layer l-1)")
             ax.set_xticks(sorted(set(part.stream)))
@@ -104,22 +107,31 @@ def probes_figure(tables: dict[str, pa.Table], path: Path) -> Path:
 
 
 def patching_figure(tables: dict[str, pa.Table], path: Path) -> Path:
-    """Stream x position group: mean probability of the clean answer each patch restores, per pair kind."""
+    """Stream x position group: the share of the total effect each patch carries, per pair kind.
+
+    A kind without a total effect to share (noise pairs of a model that ignores noise) is shown in
+    units of the largest total effect among the kinds, so an empty panel reads as 'nothing here'.
+    """
     import matplotlib.pyplot as plt
 
     df = _frame(tables["patching"])
     kinds = [k for k in KINDS if k in set(df.kind)]
-    bound = max(float(df.carried.abs().max()), float(df.total.abs().max()), 1e-3)
+    totals = {k: float(df[(df.kind == k) & (df.group == "changed")].total.iloc[0]) for k in kinds}
+    reference = max(kinds, key=lambda k: abs(totals[k]))
     fig, axes = plt.subplots(1, len(kinds), figsize=(5 * len(kinds), 3.5), squeeze=False)
     fig.subplots_adjust(wspace=0.35)
     for ax, kind in zip(axes[0], kinds):
-        part = df[df.kind == kind]
-        grid = part.pivot(index="stream", columns="group", values="carried").reindex(
+        part = df[df.kind == kind].copy()
+        if part.share.notna().any():
+            what = "share of its total effect"
+        else:
+            part["share"] = part.carried / totals[reference] if totals[reference] else float("nan")
+            what = f"in units of the {reference} pairs' total effect"
+        grid = part.pivot(index="stream", columns="group", values="share").reindex(
             columns=[g for g in GROUPS if g in set(part.group)])
-        image = _heat(ax, grid.to_numpy(), f"{kind} pairs (n={part.pairs.max()}): total effect "
-                      f"{part.total.iloc[0]:+.3g}", list(grid.columns), [f"stream {i}" for i in grid.index],
-                      -bound, bound, "RdBu_r")
-    fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="P(clean answer) restored")
+        image = _heat(ax, grid.to_numpy(), f"{kind} pairs (n={part.pairs.max()}), total effect {totals[kind]:+.3g}"
+                      f"\n{what}", list(grid.columns), [f"stream {i}" for i in grid.index], -1, 1, "RdBu_r")
+    fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="share of P(clean answer) restored")
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
@@ -188,9 +200,10 @@ def markdown(result: AnalysisResult, figures: dict[str, Path]) -> str:
 
 def _accuracy_section(tables: dict[str, pa.Table]) -> str:
     df = _frame(tables["accuracy"])
-    rows = [[r.hops, r.n, _pct(r.exact_match), f"{r.p_answer:.3g}"] for r in df.itertuples()]
+    rows = [[r.slice, r.value, r.n, _pct(r.exact_match), f"{r.p_answer:.3g}"] for r in df.itertuples()]
     return ("## The model on these rows\n\nExact match (greedy, as the evaluator scores it) and the mean "
-            "probability of the whole answer, by hops.\n\n" + _md_table(["hops", "rows", "exact match", "P(answer)"], rows))
+            "probability of the whole answer, by hops and by the number of the statement that defines the "
+            "printed value (0: a global).\n\n" + _md_table(["slice", "value", "rows", "exact match", "P(answer)"], rows))
 
 
 def _attention_section(tables: dict[str, pa.Table], figures: dict[str, Path]) -> str:

@@ -19,13 +19,14 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from lolameme.analysis.annotate import Sample, annotate, hop_groups
+from lolameme.analysis.annotate import Sample, annotate, slices_by
 from lolameme.analysis.attribution import attribution_table
 from lolameme.analysis.batching import answer_logprob, batches
 from lolameme.analysis.filters import filter_tables
 from lolameme.analysis.patching import PairContext, make_pairs, patching_table
 from lolameme.analysis.probes import probe_table, sep_features
 from lolameme.analysis.settings import AnalysisSettings
+from lolameme.analysis.tables import Rows
 from lolameme.errors import CheckpointError, DatasetError
 from lolameme.machine import describe
 
@@ -140,8 +141,10 @@ def measure(loaded, samples: list[Sample], context: PairContext, settings: Analy
 
 
 def accuracy_table(model, samples: list[Sample], pad_id: int, batch_size: int) -> pa.Table:
-    """Exact match and P(answer) per hops ('all' too): teacher-forced argmax right at every answer
-    token is exactly a greedy decode of the answer and ``<eos>``."""
+    """Exact match and P(answer), for all rows, by hops and by defining statement (0: a global).
+
+    Teacher-forced argmax right at every answer token is exactly a greedy decode of the answer and
+    ``<eos>``, so this is the evaluator's exact match without decoding."""
     right, prob = np.zeros(len(samples), dtype=bool), np.zeros(len(samples))
     with torch.inference_mode():
         for batch in batches(samples, pad_id, batch_size):
@@ -150,7 +153,10 @@ def accuracy_table(model, samples: list[Sample], pad_id: int, batch_size: int) -
             hit = (logits.argmax(-1) == torch.roll(batch.ids, -1, dims=1)) | ~queries
             right[batch.rows] = hit.all(dim=1).numpy()
             prob[batch.rows] = answer_logprob(logits, batch.ids, queries).exp().numpy()
-    groups = hop_groups(samples)
-    return pa.table({"hops": [g for g, _ in groups], "n": [int(r.sum()) for _, r in groups],
-                     "exact_match": [float(right[r].mean()) for _, r in groups],
-                     "p_answer": [float(prob[r].mean()) for _, r in groups]})
+    rows = Rows("slice", "value", "n", "exact_match", "p_answer")
+    for key in ("hops", "defining"):
+        for name, chosen in slices_by(samples, key):
+            if name != "all" or key == "hops":
+                rows.add(key if name != "all" else "all", name, int(chosen.sum()), float(right[chosen].mean()),
+                         float(prob[chosen].mean()))
+    return rows.table()
