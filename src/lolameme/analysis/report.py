@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lolameme.analysis.annotate import ROLES
-from lolameme.analysis.patching import GROUPS, KINDS
+from lolameme.analysis.patching import GROUPS, KINDS, MIN_EFFECT
 from lolameme.analysis.run import AnalysisResult
 from lolameme.atomic import atomic_dir
 
@@ -85,7 +85,8 @@ def probes_figure(tables: dict[str, pa.Table], path: Path) -> Path:
                                      ("trained", "control"): "^:"}.items():
             line = printed[(printed.model == model) & (printed.task == task)]
             row[0].plot(line.stream, line.accuracy, style, label=f"{model}, {'control task' if task == 'control' else 'value'}")
-        row[0].axhline(printed.chance.iloc[0], color="grey", lw=0.8, label="chance (majority digit)")
+        real = printed[(printed.model == "trained") & (printed.task == "value")]
+        row[0].axhline(real.chance.iloc[0], color="grey", lw=0.8, label="chance (majority digit)")
         row[0].set_title(f"printed value, {digit} digit", fontsize=9)
         statements = part[(part.task == "value") & (part.target != "printed")]
         for index, (target, line) in enumerate(statements.groupby("target", sort=False)):
@@ -231,16 +232,19 @@ def _probes_section(tables: dict[str, pa.Table], figures: dict[str, Path]) -> st
     printed = df[(df.target == "printed") & (df.hops == "all")]
     rows = []
     for (digit, stream), part in printed.groupby(["digit", "stream"], sort=False):
-        get = {(r.model, r.task): r.accuracy for r in part.itertuples()}
+        get = {(r.model, r.task): r for r in part.itertuples()}
         trained, control = get[("trained", "value")], get[("trained", "control")]
-        rows.append([digit, stream, _pct(trained), _pct(get[("fresh", "value")]), _pct(control),
-                     f"{100 * (trained - control):+.1f}", _pct(part.chance.iloc[0])])
+        rows.append([digit, stream, _pct(trained.accuracy), _pct(get[("fresh", "value")].accuracy),
+                     _pct(control.accuracy), f"{100 * (trained.accuracy - control.accuracy):+.1f}",
+                     _pct(trained.chance), _pct(control.chance)])
     return ("## Linear probes at `<sep>`\n\n![probes](probes.png)\n\nHeld-out accuracy of a linear probe reading "
             "a digit of the printed value from the residual stream at `<sep>` (stream 0: embeddings; stream l: "
             "after layer l-1), on the trained model, on a freshly initialised one, and on the control task "
-            "(selectivity = trained minus control, in points). Statement values and the split by hops are in "
+            "(selectivity = trained minus control, in points). Chance is the most common digit's share, for the "
+            "real digit and for the control task's random digits. Statement values and the split by hops are in "
             "`probes.parquet`.\n\n"
-            + _md_table(["digit", "stream", "trained", "fresh", "control task", "selectivity", "chance"], rows))
+            + _md_table(["digit", "stream", "trained", "fresh", "control task", "selectivity", "chance",
+                         "control chance"], rows))
 
 
 def _patching_section(tables: dict[str, pa.Table], figures: dict[str, Path]) -> str:
@@ -256,7 +260,8 @@ def _patching_section(tables: dict[str, pa.Table], figures: dict[str, Path]) -> 
             grid = part.pivot(index="stream", columns="group", values="share").reindex(
                 columns=[g for g in GROUPS if g in set(part.group)])
             rows = [[f"stream {s}"] + [_pct(v) for v in values] for s, values in grid.iterrows()]
-            text += (f"\n\nShare of the total effect carried, {kind} pairs:\n\n"
+            text += (f"\n\nShare of the total effect carried, {kind} pairs (`-`: the pairs that have this group "
+                     f"have a mean total effect below {MIN_EFFECT}, too small to share out):\n\n"
                      + _md_table(["", *grid.columns], rows))
     return text
 
