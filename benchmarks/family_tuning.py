@@ -46,7 +46,7 @@ AR_RECIPE = {"tokenizer": "char", "loss": "answer", "lr": 1e-3, "min_lr_ratio": 
 
 
 def _ar(name: str, layers: str, filter_decay: bool = False, **train: Any) -> dict[str, Any]:
-    width = int(layers.split(":")[1].split("*")[0])
+    width = int(layers.split(",")[0].split(":")[1].split("*")[0])  # the first layer's width
     overrides = {"pos_encoding": "rotary", "layers": layers, "d_embed": width, "n_head": 4,
                  **train.pop("model_overrides", {})}
     return {"name": f"ar-{name}", "data": AR, "recipe": AR_RECIPE, "model": layers, "filter_decay": filter_decay,
@@ -97,6 +97,8 @@ GRIDS: dict[str, list[dict[str, Any]]] = {
         _ar("hyena64x2 lr1e-3 ctx512", "hyena:64*2", lr=1e-3, max_seq_len=512),
         _ar("gpt2-64x2 lr1e-3", "gpt2:64*2", lr=1e-3),
         _ar("gpt2-64x2 lr3e-3", "gpt2:64*2", lr=3e-3),
+        _ar("thex64 lr1e-3", "hyena:64,gpt2:64,hyena:64", lr=1e-3),
+        _ar("thex64 lr1e-3 no-pos", "hyena:64,gpt2:64,hyena:64", lr=1e-3, model_overrides={"pos_encoding": "none"}),
     ],
     "mqar": [
         *[_mqar(pairs, "gpt2-tiny", "gpt2-tiny") for pairs in (4, 8)],
