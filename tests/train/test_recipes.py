@@ -159,3 +159,16 @@ def test_every_tiny_preset_has_an_explicit_default() -> None:
     tiny = [name for name, _ in list_presets() if "-tiny" in name]
     assert tiny and all(DEFAULT_RECIPES.get(name) == DEFAULT for name in tiny)
     assert all(name in recipe_names() for name in DEFAULT_RECIPES.values())
+
+
+def test_the_benchmark_recipes_load_by_path() -> None:
+    folder = Path(__file__).resolve().parents[2] / "benchmarks" / "recipes"
+    paths = sorted(folder.glob("*.yaml"))
+    assert {p.stem for p in paths} == {"copy-first", "copy-first-learned", "values-first", "words-answer",
+                                       "words-copy-ladder"}
+    assert not {p.stem for p in paths} & set(recipe_names())  # they live with the benchmark only
+    for path in paths:
+        config = make_config({"data": "D", "out": "O", "steps": 1, "recipe": str(path)})
+        assert config.recipe == str(path) and config.stages
+    assert make_config({"data": "D", "out": "O", "steps": 1,
+                        "recipe": str(folder / "copy-first.yaml")}).model_overrides == {"pos_encoding": "rotary"}

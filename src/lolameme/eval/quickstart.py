@@ -139,7 +139,7 @@ def _train(settings: QuickstartSettings, data_dir: Path, run_dir: Path, console:
         return run_dir
     recipe = quickstart_recipe(settings)
     console.print(f"recipe {recipe.name!r}: {recipe.description}")
-    config = make_config({**QUICKSTART_KEYS, "recipe": recipe.name, "data": str(data_dir),
+    config = make_config({**QUICKSTART_KEYS, "recipe": settings.recipe or recipe.name, "data": str(data_dir),
                           "out": str(run_dir), "model": settings.model, "time_budget": settings.minutes,
                           "device": settings.device, "seed": settings.seed,
                           "val_samples": min(256, settings.train_size // 10)},
