@@ -92,24 +92,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=RESULTS / "hyena_reference.md")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    import os
+
+    load_start = os.getloadavg()[0]
     reference = load_reference(args.reference)
     rows = []
     for batch, length, width in SHAPES:
         row = measure(reference, batch, length, width, args.repeats)
         print(json.dumps(row), flush=True)
         rows.append(row)
-    import os
-
     header = (f"# Hyena forward+backward: ours against the reference (safari `standalone_hyena.py`)\n\n"
               f"Machine: {cpu_model()}, {os.cpu_count()} cores, {args.threads} torch thread(s), torch "
-              f"{torch.__version__}, load average at start {os.getloadavg()[0]:.2f}. Median of {args.repeats} "
+              f"{torch.__version__}, load average {load_start:.1f} at the start and {os.getloadavg()[0]:.1f} at the end. Median of {args.repeats} "
               f"alternating calls per shape. Command: `python benchmarks/hyena_reference.py --reference "
               f"PATH/standalone_hyena.py`.\n\n")
     table = ["| batch | length | width | ours (ms) | reference (ms) | reference / ours |", "|---:|---:|---:|---:|---:|---:|"]
     table += [f"| {r['batch']} | {r['length']} | {r['width']} | {r['ours_ms']} | {r['reference_ms']} | {r['ratio']} |"
               for r in rows]
     atomic_write_text(args.out, header + "\n".join(table) + "\n")
-    atomic_write_json(args.out.with_suffix(".json"), {"machine": cpu_model(), "threads": args.threads, "rows": rows})
+    atomic_write_json(args.out.with_suffix(".json"), {"machine": cpu_model(), "threads": args.threads,
+                                                       "torch": torch.__version__, "rows": rows})
     print("\n".join(table))
     return 0
 
