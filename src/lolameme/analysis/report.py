@@ -144,14 +144,19 @@ def filters_figure(tables: dict[str, pa.Table], path: Path) -> Path:
 
     df = _frame(tables["filter_impulse"])
     layers = sorted(set(df.layer))
-    fig, axes = plt.subplots(1, len(layers), figsize=(3.2 * len(layers), 3), squeeze=False, sharey=True)
-    for ax, layer in zip(axes[0], layers):
+    columns = min(len(layers), 4)
+    rows = math.ceil(len(layers) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 2.8 * rows), squeeze=False, sharey=True)
+    for ax in axes.flat[len(layers):]:
+        ax.set_visible(False)
+    for ax, layer in zip(axes.flat, layers):
         for (model, f), line in df[df.layer == layer].groupby(["model", "filter"]):
             ax.semilogy(line.lag, line["mean"], "-" if model == "trained" else "--", label=f"{model}, filter {f}")
             ax.fill_between(line.lag, line.q10.clip(lower=1e-6), line.q90, alpha=0.15)
         ax.set_title(f"layer {layer}", fontsize=9)
         ax.set_xlabel("lag (tokens back)")
-    axes[0][0].set_ylabel("share of |h| (mean over channels)")
+    for row in axes:
+        row[0].set_ylabel("share of |h| (mean over channels)")
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
