@@ -31,6 +31,8 @@ from lolameme.train.format import encode_sample
 
 ROLES = ("bos", "defining", "chain", "noise", "print", "sep", "answer")
 ROLE = {name: index for index, name in enumerate(ROLES)}
+#: Finer groups inside ``defining`` (attention attribution only): the assigned name with ``=``, and the expression.
+DEFINING_PARTS = ("defining name", "defining value")
 _LITERAL = re.compile(r"[0-9]+")
 _NAME = re.compile(r"[A-Za-z_]+")
 
@@ -57,6 +59,7 @@ class Sample:
     trace: Trace
     literals: list[Span]
     global_reads: list[Span]
+    rhs: np.ndarray          # bool [T]: the token lies right of its statement's '=' (the expression and ';')
 
     @property
     def hops(self) -> int:
@@ -128,8 +131,12 @@ def _annotate_one(tok: Tokenizer, program: str, label: str, offsets: list[tuple[
     role[answer_start - 1] = ROLE["sep"]
     literals, names = _leaves(program, spans, offsets, statement_role)
     global_reads = _global_reads(result, names, len(spans))
+    equals = np.array([program.find("=", start, end) for start, end in spans])
+    rhs = np.zeros(len(ids), dtype=bool)
+    token_starts = np.array([start for start, _ in offsets])
+    rhs[1:answer_start - 1] = (equals[token_statement] >= 0) & (token_starts > equals[token_statement])
     return Sample(program, label, np.asarray(ids, dtype=np.int64), answer_start, role, result, literals,
-                  global_reads)
+                  global_reads, rhs)
 
 
 def _statement_roles(result: Trace, n_spans: int) -> np.ndarray:

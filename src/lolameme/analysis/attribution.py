@@ -17,18 +17,20 @@ import pyarrow as pa
 import torch
 from torch import nn
 
-from lolameme.analysis.annotate import ROLES, Sample, slices_by
+from lolameme.analysis.annotate import DEFINING_PARTS, ROLES, Sample, slices_by
 from lolameme.analysis.batching import batches
 from lolameme.analysis.hooks import attention_layers, attention_maps
 from lolameme.analysis.tables import Rows
 
+GROUPS = ROLES + DEFINING_PARTS  # the roles cover every key; the parts split 'defining' again
+
 
 def per_row_attention(model: nn.Module, samples: Sequence[Sample], pad_id: int, batch_size: int
                       ) -> tuple[dict[int, np.ndarray], np.ndarray]:
-    """Layer -> [N, H, R] mean attention per role, and [N, R] the uniform-attention shares."""
+    """Layer -> [N, H, G] mean attention per group of :data:`GROUPS`, and [N, G] the uniform-attention shares."""
     layers = list(attention_layers(model))
     per_layer = {i: [None] * len(samples) for i in layers}
-    uniform = np.zeros((len(samples), len(ROLES)))
+    uniform = np.zeros((len(samples), len(GROUPS)))
     if not layers:
         return {}, uniform
     for batch in batches(samples, pad_id, batch_size):
@@ -57,6 +59,6 @@ def attribution_table(model: nn.Module, samples: Sequence[Sample], pad_id: int, 
         for name, rows in groups:
             mean, base = values[rows].mean(axis=0), uniform[rows].mean(axis=0)     # [H, R], [R]
             for head in range(values.shape[1]):
-                for r, role in enumerate(ROLES):
+                for r, role in enumerate(GROUPS):
                     rows_out.add(layer, head, name, role, float(mean[head, r]), float(base[r]), int(rows.sum()))
     return rows_out.table()

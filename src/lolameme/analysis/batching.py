@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
-from lolameme.analysis.annotate import ROLES, Sample
+from lolameme.analysis.annotate import DEFINING_PARTS, ROLE, ROLES, Sample
 from lolameme.eval.decode import length_sorted_batches
 
 
@@ -23,6 +23,7 @@ class Batch:
     role: torch.Tensor              # [B, T] long, -1 on padding
     answer_start: torch.Tensor      # [B]
     length: torch.Tensor            # [B]
+    rhs: torch.Tensor               # [B, T] bool, False on padding
 
     @property
     def sep(self) -> torch.Tensor:
@@ -34,10 +35,14 @@ class Batch:
         return (t >= self.sep[:, None]) & (t < self.length[:, None] - 1)
 
     def role_onehot(self) -> torch.Tensor:
-        """[B, T, R] float: one column per role of :data:`ROLES`, zero rows on padding."""
-        onehot = torch.zeros(*self.role.shape, len(ROLES))
+        """[B, T, R + 2] float: one column per role of :data:`ROLES`, zero rows on padding, then the
+        defining statement split into its :data:`DEFINING_PARTS` (name and ``=``; the expression)."""
+        onehot = torch.zeros(*self.role.shape, len(ROLES) + len(DEFINING_PARTS))
         real = self.role >= 0
-        onehot[real] = torch.nn.functional.one_hot(self.role[real], len(ROLES)).float()
+        onehot[real, :len(ROLES)] = torch.nn.functional.one_hot(self.role[real], len(ROLES)).float()
+        defining = self.role == ROLE["defining"]
+        onehot[..., len(ROLES)] = (defining & ~self.rhs).float()
+        onehot[..., len(ROLES) + 1] = (defining & self.rhs).float()
         return onehot
 
 
@@ -52,6 +57,7 @@ def make_batch(samples: Sequence[Sample], rows: list[int], pad_id: int, ids: Seq
                           padding_value=-1),
         answer_start=torch.tensor([s.answer_start for s in chosen]),
         length=torch.tensor([len(s.ids) for s in chosen]),
+        rhs=pad_sequence([torch.as_tensor(s.rhs) for s in chosen], batch_first=True, padding_value=False),
     )
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lolameme.analysis.annotate import ROLES
+from lolameme.analysis.attribution import GROUPS as ATTENTION_GROUPS
 from lolameme.analysis.patching import GROUPS, KINDS, MIN_EFFECT
 from lolameme.analysis.run import AnalysisResult
 from lolameme.atomic import atomic_dir
@@ -52,16 +52,17 @@ def _heat(ax, values: np.ndarray, title: str, xlabels, ylabels, vmin: float, vma
 
 
 def attention_figure(tables: dict[str, pa.Table], path: Path) -> Path:
-    """Layer x head: attention to the defining statement beside attention to noise."""
+    """Layer x head: attention to the defining statement (and its expression) beside print and noise."""
     import matplotlib.pyplot as plt
 
     df = _frame(tables["attention"])
     df = df[df.hops == "all"]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3 + 0.3 * df.layer.nunique()))
-    for ax, role in zip(axes, ("defining", "noise")):
+    shown = ("defining", "defining value", "print", "noise")
+    fig, axes = plt.subplots(1, len(shown), figsize=(4.4 * len(shown), 3 + 0.3 * df.layer.nunique()))
+    for ax, role in zip(axes, shown):
         grid = df[df.role == role].pivot(index="layer", columns="head", values="attention")
         uniform = df[df.role == role].uniform.mean()
-        image = _heat(ax, grid.to_numpy(), f"attention to {role} (uniform would give {uniform:.2f})",
+        image = _heat(ax, grid.to_numpy(), f"attention to {role}\n(uniform would give {uniform:.2f})",
                       list(grid.columns), [f"layer {i}" for i in grid.index], 0, 1, "viridis")
         ax.set_xlabel("head")
     fig.colorbar(image, ax=list(axes), shrink=0.8)
@@ -215,8 +216,8 @@ def _accuracy_section(tables: dict[str, pa.Table]) -> str:
 def _attention_section(tables: dict[str, pa.Table], figures: dict[str, Path]) -> str:
     everything = _frame(tables["attention"])
     df = everything[everything.hops == "all"]
-    mean = df.groupby(["layer", "role"], sort=False).attention.mean().unstack()[list(ROLES)]
-    uniform = df.groupby("role", sort=False).uniform.mean()[list(ROLES)]
+    mean = df.groupby(["layer", "role"], sort=False).attention.mean().unstack()[list(ATTENTION_GROUPS)]
+    uniform = df.groupby("role", sort=False).uniform.mean()[list(ATTENTION_GROUPS)]
     rows = [[f"layer {layer}"] + [f"{v:.2f}" for v in values] for layer, values in mean.iterrows()]
     rows.append(["uniform"] + [f"{v:.2f}" for v in uniform])
     best = df[df.role == "defining"].sort_values("attention", ascending=False).iloc[0]
@@ -226,10 +227,11 @@ def _attention_section(tables: dict[str, pa.Table], figures: dict[str, Path]) ->
                           for r in by_hops.itertuples())
     return ("## Attention attribution\n\n![attention](attention.png)\n\nMean attention from the answer-writing "
             "positions to each token role, averaged over heads (`attention.parquet` has every head and the split "
-            "by hops). The `uniform` row is what attending evenly to all earlier tokens would give. Head with most "
+            "by hops). `defining name` (the assigned name and `=`) and `defining value` (its expression and `;`) split "
+            "`defining`. The `uniform` row is what attending evenly to all earlier tokens would give. Head with most "
             f"attention on the defining statement: layer {best.layer}, head {best['head']} ({best.attention:.2f}); "
             f"by hops: {hops_text}.\n\n"
-            + _md_table(["", *ROLES], rows))
+            + _md_table(["", *ATTENTION_GROUPS], rows))
 
 
 def _probes_section(tables: dict[str, pa.Table], figures: dict[str, Path]) -> str:
