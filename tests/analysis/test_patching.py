@@ -48,3 +48,18 @@ def test_a_noise_literal_changes_nothing(char_tok, pairs):
     assert noise.share.isna().all()                       # no effect, so no share to speak of
     chain = table[(table.kind == "chain") & (table.group == "changed")].set_index("stream")
     assert chain.share[0] > 0.99 and abs(chain.share[1]) < 0.01
+
+
+def test_global_pairs_swap_a_global_read_on_the_chain(char_tok):
+    from lolameme.analysis.annotate import annotate
+
+    table = {"gv": 3, "hh": 5, "kk": 8, "longname": 9}
+    texts = [f"a = {g};b = {k};c = (a + 1);print(c)" for g, k in (("gv", "hh"), ("hh", "kk"), ("kk", "gv"))]
+    labels = [str(table[t[4:6]] + 1) for t in texts]
+    samples = annotate(char_tok, texts, labels, reverse_answer=False, globals_table=table, latent=None)
+    pairs = make_pairs(samples, PairContext(char_tok, table, None), seed=0, max_pairs=10)["global"]
+    assert len(pairs) == 3
+    for pair in pairs:
+        start = pair.clean.program.index("=") + 2
+        assert list(pair.changed) == [start + 1, start + 2]          # the name read in statement 1 (+1 for <bos>)
+        assert pair.clean.program[start:start + 2] in table
