@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +29,9 @@ from lolameme.analysis.settings import AnalysisSettings
 from lolameme.analysis.tables import Rows
 from lolameme.errors import CheckpointError, DatasetError
 from lolameme.machine import describe
+
+if TYPE_CHECKING:
+    from lolameme.train.checkpoint import LoadedRun
 
 ANALYSIS_DIR = "analysis"
 TASK = "lolameme"
@@ -60,7 +63,8 @@ def analyze_run(run_dir: str | os.PathLike, *, split: str, data: str | os.PathLi
     return out
 
 
-def load_inputs(run_dir: Path, data: str | os.PathLike | None, split: str, settings: AnalysisSettings):
+def load_inputs(run_dir: Path, data: str | os.PathLike | None, split: str, settings: AnalysisSettings
+                ) -> tuple[LoadedRun, Path, list[Sample], PairContext]:
     """The loaded run, the dataset dir, annotated samples and the pair context; every refusal is here."""
     from lolameme.data.io import load_split, read_manifest
     from lolameme.eval.evaluate import TrainedOn, check_compatible
@@ -100,7 +104,8 @@ def load_inputs(run_dir: Path, data: str | os.PathLike | None, split: str, setti
     return loaded, data_dir, samples, PairContext(loaded.tokenizer, globals_table, latent)
 
 
-def measure(loaded, samples: list[Sample], context: PairContext, settings: AnalysisSettings) -> AnalysisResult:
+def measure(loaded: LoadedRun, samples: list[Sample], context: PairContext, settings: AnalysisSettings
+            ) -> AnalysisResult:
     """Run every measure that applies to this model; time each one."""
     from lolameme.models import model_from_config
 
@@ -140,7 +145,7 @@ def measure(loaded, samples: list[Sample], context: PairContext, settings: Analy
     return result
 
 
-def accuracy_table(model, samples: list[Sample], pad_id: int, batch_size: int) -> pa.Table:
+def accuracy_table(model: torch.nn.Module, samples: list[Sample], pad_id: int, batch_size: int) -> pa.Table:
     """Exact match and P(answer), for all rows, by hops and by defining statement (0: a global).
 
     Teacher-forced argmax right at every answer token is exactly a greedy decode of the answer and
