@@ -43,6 +43,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from lolameme.atomic import atomic_write_text
 from lolameme.machine import cpu_model
 
 RESULTS = Path(__file__).resolve().parent / "results" / "learning.md"
@@ -244,9 +245,10 @@ def read_records(records: Path) -> list[dict[str, Any]]:
 
 def write_report(records_dir: Path, out: Path) -> str:
     records = read_records(records_dir)
-    lines = ["# Learning recipes: exact match on a fixed CPU budget", "",
-             f"Machines: 2-core CPUs (the `CPU` column; the last run here: {cpu_model()}, {os.cpu_count()} cores); "
-             "every cell trains with 1 torch thread "
+    lines = ["# Learning recipes: exact match on a fixed budget", "",
+             "Machines: 2-core CPUs, or the GPU named in the `CPU` column for cells trained on CUDA (several cells "
+             f"sharing one GPU; their budget is a step count cut short by minutes); the last run here: {cpu_model()}, "
+             f"{os.cpu_count()} cores. Every CPU cell trains with 1 torch thread "
              "(the `jobs` column says how many cells ran side by side). Task: `base` preset with "
              "`global_var_count: 0` (5 statements, values 1..100), scored on `test_without_globals` by greedy "
              "exact match. `copy`: no operator on the printed value's dependency chain; `arith`: the rest. "
@@ -254,7 +256,7 @@ def write_report(records_dir: Path, out: Path) -> str:
              "`python benchmarks/learning.py`; every number below was measured on these shared machines "
              "(load average before/after each cell is listed). `programs`: training programs seen (steps x batch); "
              "`tokens` depend on the tokenizer (`words` writes a program in about a third of `char`'s tokens).",
-             "", *summary_table(records), "",
+             "", *seed_summary(records), "", *summary_table(records), "",
              "All slices (exact match %; `add` ... `mod`: programs whose chain uses only that operator):", "",
              "| recipe | model | budget | jobs | steps | tokens | EM % | majority % | copy % | arith % | add | sub | mul | mod "
              "| hops 1 | hops 2 | hops 3+ | n | curve (val EM %) | load before/after |",
@@ -270,10 +272,40 @@ def write_report(records_dir: Path, out: Path) -> str:
             f"| {r['load_before'][:1]}/{r['load_after'][:1]} |")
     text = "\n".join(lines) + "\n"
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".md.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
+    atomic_write_text(out, text)
     return text
+
+
+def seed_summary(records: list[dict[str, Any]]) -> list[str]:
+    """Mean and spread over seeds of every (recipe, model, budget, machine) with at least two seeds."""
+    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        budget = ", ".join(f"{k} {v}" for k, v in r["budget"].items())
+        groups[(r["recipe"], r["model"], budget, r["machine"])].append(r)
+    lines = ["Over seeds (mean, sample std, range; only settings run with >= 2 seeds):", "",
+             "| recipe | model | budget | machine | seeds | steps (mean) | exact match % | range | copy % | "
+             "arithmetic % | trace accuracy % |", "|---|---|---|---|---:|---:|---:|---|---:|---:|---:|"]
+    for (recipe, model, budget, machine), rs in sorted(groups.items(), key=lambda kv: _order(kv[1][0])):
+        if len({r["seed"] for r in rs}) < 2:
+            continue
+        em = [100 * r["exact_match"] for r in rs]
+        copy = [float(_slice(r, "chain", "copy")) for r in rs if _slice(r, "chain", "copy") != "-"]
+        arith = [float(_slice(r, "chain", "arithmetic")) for r in rs if _slice(r, "chain", "arithmetic") != "-"]
+        trace = [100 * r["trace_accuracy"] for r in rs if r.get("trace_accuracy") is not None]
+        lines.append(f"| `{Path(recipe).stem}` | {model} | {budget} | {machine} | {len(rs)} "
+                     f"| {sum(r['steps'] for r in rs) / len(rs):,.0f} | {_mean_std(em)} | {min(em):.1f}-{max(em):.1f} "
+                     f"| {_mean_std(copy)} | {_mean_std(arith)} | {_mean_std(trace)} |")
+    return lines
+
+
+def _mean_std(values: list[float]) -> str:
+    if not values:
+        return "–"
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return f"{mean:.1f}"
+    std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    return f"{mean:.1f} ± {std:.1f}"
 
 
 # -- the command ------------------------------------------------------------------------------
