@@ -9,6 +9,9 @@ It runs, in order, each part in its own time box so that one failure never hides
 2. model FLOPs utilisation (MFU) of a training step (forward + backward + AdamW) of ``gpt2`` and
    ``hyena`` at paper size in bf16, against the card's dense bf16 peak;
 3. one experiment at ``small`` scale end to end (all its cells, several per GPU), with its report.
+   ``benchmarks/gpu-specs/`` holds the spec it runs by default: ListOps with every cell capped at
+   3 minutes of training and 1,000 test rows, so the part fits its time box; a cell's steps reached
+   are in the report's compute table.
 
 Why a script and not tests: these are measurements on whatever card is at hand, and the CPU-only
 CI never sees one. ``OUT/gpu-check.json`` holds every number with the card's name; the experiment's
@@ -107,7 +110,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, required=True, help="folder for everything measured")
     p.add_argument("--spec", default="listops", help="experiment run at small scale")
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--specs", type=Path, default=None, help="a folder of specs searched before the package's")
+    p.add_argument("--specs", type=Path, default=ROOT / "benchmarks" / "gpu-specs",
+                   help="a folder of specs searched before the package's (default: the check's own, whose small "
+                        "scale caps every cell at 3 minutes to fit the time box)")
     p.add_argument("--cells-per-gpu", type=int, default=8)
     p.add_argument("--experiment-minutes", type=float, default=5.0, help="time box of the experiment part")
     p.add_argument("--compile", action="store_true", help="also measure MFU under torch.compile")

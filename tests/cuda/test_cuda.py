@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.cuda,
 
 
 def _config(data: Path, out: Path, model: str, **extra):
-    values = {"data": str(data), "out": str(out), "model": model, "batch_size": 8, "lr": 3e-3, "warmup_steps": 2,
+    values = {"data": str(data), "out": str(out), "model": model, "model_overrides": {"n_head": 2}, "batch_size": 8, "lr": 3e-3, "warmup_steps": 2,
               "val_samples": 16, "val_every": 3, "log_every": 1, "checkpoint_every": 100, "progress": False,
               "device": "cuda", "recipe": "none"}
     values.update(extra)

@@ -85,7 +85,9 @@ def _setup(spec: ExperimentSpec, scale: str, mapping: dict[str, str], rows: list
     done = len({r["cell"] for r in rows})
     lines = [f"**{spec.title}.** {spec.description.strip()}", ""]
     if s.shrunk:
-        lines += [f"**Shrunk at this scale:** {s.shrunk}. The paper's task runs unshrunk at `small` and `paper` scale.", ""]
+        unshrunk = [f"`{name}`" for name in ("tiny", "small", "paper") if not spec.scale(name).shrunk]
+        where = f"runs unshrunk at {' and '.join(unshrunk)} scale" if unshrunk else "is shrunk at every scale here"
+        lines += [f"**Shrunk at this scale:** {s.shrunk}. The paper's task {where}.", ""]
     if s.note:
         lines += [f"**Note:** {s.note}", ""]
     lines += [f"Cells finished: **{done} of {expected_cells}** ({seeds} seed{'s' if seeds != 1 else ''}). "
