@@ -80,17 +80,15 @@ def run_command(
     cells_per_gpu: Optional[int] = typer.Option(
         None, "--cells-per-gpu", help="cells sharing each GPU (sets --jobs to this times the GPU count; needs CUDA)"),
 ) -> None:
-    """Train and evaluate every (dataset, model, seed) cell; finished cells are skipped (resume)."""
+    """Train and evaluate every (dataset, model, setting, seed) cell; finished cells are skipped (resume)."""
+    from lolameme.errors import ExperimentError
     from lolameme.experiments.cells import parse_shard
     from lolameme.experiments.runner import jobs_for_cells_per_gpu, run_experiment
     from lolameme.experiments.spec import load_spec
-
-    from lolameme.errors import ExperimentError
     from lolameme.train.tracking import parse_log_to
 
     if address and backend != "ray":
         raise ExperimentError("--address names a Ray cluster; add --backend ray")
-
     if cells_per_gpu is not None:
         jobs = jobs_for_cells_per_gpu(cells_per_gpu)
     loaded = load_spec(spec, specs)

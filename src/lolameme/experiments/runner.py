@@ -146,13 +146,8 @@ def run_experiment(spec: ExperimentSpec, scale: str, *, seeds: int | None = None
         if ray is not None:
             submit = ray_submitter(ray, cell_fn, threads, nproc)
             _run_futures(book, pending, slots, lambda cell, slot: submit(job_for(cell, slot, False)))
-        elif slots == 1:
-            for cell in pending:
-                _run_one(book, cell, lambda c: job_for(c, 0, progress), cell_fn)
         else:
-            context = multiprocessing.get_context("spawn")  # fresh interpreters: no inherited torch thread pools
-            with ProcessPoolExecutor(max_workers=slots, mp_context=context) as pool:
-                _run_futures(book, pending, slots, lambda cell, slot: pool.submit(cell_fn, job_for(cell, slot, False)))
+            _run_local(book, pending, slots, lambda cell, slot: job_for(cell, slot, progress and slots == 1), cell_fn)
 
     write_table(build_table(wd.results()), wd.results_table())
     log(f"{len(summary.finished)} cell(s) finished, {len(summary.failed)} failed; results table {wd.results_table()}")
@@ -240,6 +235,18 @@ class _Book:
         self.summary.failed[cell.id] = f"{type(exc).__name__}: {exc}"
         self.clock.stop(cell, ok=False)
         self.log(f"cell {cell.id}: failed: {type(exc).__name__}: {exc} {self.clock.line()}")
+
+
+def _run_local(book: _Book, pending: list[Cell], slots: int, job_for: Callable[[Cell, int], CellJob],
+               cell_fn: CellFn) -> None:
+    """One cell after another in this process, or ``slots`` side by side in worker processes."""
+    if slots == 1:
+        for cell in pending:
+            _run_one(book, cell, lambda c: job_for(c, 0), cell_fn)
+        return
+    context = multiprocessing.get_context("spawn")  # fresh interpreters: no inherited torch thread pools
+    with ProcessPoolExecutor(max_workers=slots, mp_context=context) as pool:
+        _run_futures(book, pending, slots, lambda cell, slot: pool.submit(cell_fn, job_for(cell, slot)))
 
 
 def _run_one(book: _Book, cell: Cell, job_for: Callable[[Cell], CellJob], cell_fn: CellFn) -> None:
