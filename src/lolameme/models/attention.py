@@ -10,9 +10,15 @@ learned absolute positions.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
+
+from lolameme.errors import ModelError
+from lolameme.models.registry import Mixer
 
 
 def rotary_tables(seq_len: int, head_dim: int, base: float, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,3 +79,45 @@ class CausalSelfAttention(nn.Module):
         )
         y = y.transpose(1, 2).reshape(batch, seq_len, self.width)
         return self.proj(y)
+
+
+# -- the gpt2 mixer family (lolameme.models.registry) ----------------------------------
+class GPT2Options(BaseModel):
+    """Options of the ``gpt2`` family: heads per layer and the block's MLP width (4x in GPT-2)."""
+
+    model_config = ConfigDict(extra="forbid")
+    n_head: int = Field(default=12, ge=1)
+    mlp_ratio: int = Field(default=4, ge=1)
+
+
+def _build(width: int, options: GPT2Options, config: Any) -> CausalSelfAttention:
+    return CausalSelfAttention(
+        width, options.n_head, config.dropout,
+        rotary=config.pos_encoding == "rotary", rotary_base=config.rotary_base,
+    )
+
+
+def _check(width: int, options: GPT2Options, config: Any) -> None:
+    if width % options.n_head:
+        raise ModelError(
+            f"n_head={options.n_head} does not divide the width {width}; choose n_head dividing every gpt2 width"
+        )
+    if config.pos_encoding == "rotary" and (width // options.n_head) % 2:
+        raise ModelError(f"rotary positions need an even head size, got {width}/{options.n_head} = {width // options.n_head}")
+
+
+def _flops(width: int, options: GPT2Options, config: Any, seq_len: int, batch_size: int) -> float:
+    """q, k, v and the output projection (4 d^2 multiply-adds), plus QK^T and the weighted sum over the full T x T."""
+    return 2 * 4 * width * width + 4 * seq_len * width
+
+
+MIXER = Mixer(
+    name="gpt2",
+    options=GPT2Options,
+    build=_build,
+    flops=_flops,
+    residual_projections=("proj.weight",),
+    check=_check,
+    in_paper=True,
+    about="GPT-2: causal multi-head self-attention",
+)

@@ -1,23 +1,20 @@
 """Residual blocks: pre-LayerNorm, a mixer, an MLP, each added back to the stream.
 
-Both kinds share the same skeleton (GPT-2's): x + mixer(ln_1(x)), then
-x + mlp(ln_2(x)). They differ only in the mixer (attention or Hyena) and the
-MLP width (4x for GPT-2, ``hyena_mlp_ratio`` x = 2x for Hyena, the paper's
-d_inner 1728 at width 864). Every kind is registered in ``BLOCKS`` by the name
-used in layer specifications.
+Every family shares the same skeleton (GPT-2's): x + mixer(ln_1(x)), then
+x + mlp(ln_2(x)). Families differ only in the mixer (attention, Hyena,
+Mamba, a user's; see :mod:`lolameme.models.registry`) and the MLP width, the
+family's ``mlp_ratio`` (4x for GPT-2; 2x for Hyena, the paper's d_inner 1728
+at width 864; 0 for Mamba, whose blocks are the mixer alone, as in its paper).
 """
 
 from __future__ import annotations
-
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lolameme.models.attention import CausalSelfAttention
-from lolameme.models.config import ModelConfig
-from lolameme.models.hyena import HyenaOperator
+from lolameme.models.config import LayerSpec, ModelConfig
+from lolameme.models.registry import get_mixer
 
 
 class MLP(nn.Module):
@@ -33,7 +30,10 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    """A pre-LayerNorm residual block around any mixer, with GPT-2's residual dropout."""
+    """A pre-LayerNorm residual block around any mixer, with GPT-2's residual dropout.
+
+    ``mlp_hidden`` 0 leaves the MLP (and its LayerNorm) out.
+    """
 
     def __init__(self, kind: str, width: int, mixer: nn.Module, mlp_hidden: int, dropout: float, eps: float):
         super().__init__()
@@ -41,37 +41,19 @@ class Block(nn.Module):
         self.width = width
         self.ln_1 = nn.LayerNorm(width, eps=eps)
         self.mixer = mixer
-        self.ln_2 = nn.LayerNorm(width, eps=eps)
-        self.mlp = MLP(width, mlp_hidden)
+        self.ln_2 = nn.LayerNorm(width, eps=eps) if mlp_hidden else None
+        self.mlp = MLP(width, mlp_hidden) if mlp_hidden else None
         self.resid_dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.resid_dropout(self.mixer(self.ln_1(x)))
+        if self.mlp is None:
+            return x
         return x + self.resid_dropout(self.mlp(self.ln_2(x)))
 
 
-def gpt2_block(width: int, config: ModelConfig) -> Block:
-    """GPT-2's block: attention with ``n_head`` heads, MLP 4x."""
-    attention = CausalSelfAttention(
-        width, config.n_head, config.dropout,
-        rotary=config.pos_encoding == "rotary", rotary_base=config.rotary_base,
-    )
-    return Block("gpt2", width, attention, config.gpt2_mlp_ratio * width, config.dropout, config.layer_norm_eps)
-
-
-def hyena_block(width: int, config: ModelConfig) -> Block:
-    """The Hyena block: Hyena operator, MLP ``hyena_mlp_ratio`` x (d_inner)."""
-    operator = HyenaOperator(
-        width,
-        max_len=config.max_seq_len,
-        order=config.hyena_order,
-        filter_order=config.hyena_filter_order,
-        pos_emb_dim=config.hyena_pos_emb_dim,
-        short_filter=config.hyena_short_filter,
-        sine_freq=config.hyena_sine_freq,
-        dropout=config.dropout,
-    )
-    return Block("hyena", width, operator, config.hyena_mlp_ratio * width, config.dropout, config.layer_norm_eps)
-
-
-BLOCKS: dict[str, Callable[[int, ModelConfig], Block]] = {"gpt2": gpt2_block, "hyena": hyena_block}
+def build_block(layer: LayerSpec, config: ModelConfig) -> Block:
+    """The block of one layer: its family's mixer at the layer's width, MLP ``mlp_ratio`` x."""
+    options = config.options(layer.kind)
+    mixer = get_mixer(layer.kind).build(layer.width, options, config)
+    return Block(layer.kind, layer.width, mixer, options.mlp_ratio * layer.width, config.dropout, config.layer_norm_eps)

@@ -6,7 +6,7 @@ import difflib
 from typing import Any
 
 from lolameme.errors import ModelError
-from lolameme.models.config import ModelConfig, parse_layers
+from lolameme.models.config import ModelConfig, nest_mixer_options, parse_layers
 from lolameme.models.presets import preset_config, preset_description, preset_names
 from lolameme.models.stack import StackModel
 
@@ -16,7 +16,9 @@ def resolve_config(name_or_spec: str, vocab_size: int | None = None, **overrides
 
     ``name_or_spec`` is a preset name (``lolameme models`` lists them) or a
     layer specification such as ``"hyena:864*9,gpt2:768,hyena:864*8"``, which
-    starts from the ModelConfig defaults. ``overrides`` are ModelConfig fields.
+    starts from the ModelConfig defaults. ``overrides`` are ModelConfig fields,
+    or a mixer family's options (``n_head=4``, ``hyena_order=3``, or
+    ``mixers={"hyena": {"order": 3}}``), merged into the preset's.
     """
     if not isinstance(name_or_spec, str):
         raise ModelError(f"model must be named by a preset name or a layer specification string, got {name_or_spec!r}")
@@ -30,8 +32,12 @@ def resolve_config(name_or_spec: str, vocab_size: int | None = None, **overrides
                 "a layer specification looks like 'hyena:864*9,gpt2:768,hyena:864*8')"
             )
         values = {"layers": name_or_spec}
-    values.update(overrides)
     parse_layers(values.get("layers", ""))  # a bad specification is the first thing to report
+    values, overrides = nest_mixer_options(values), nest_mixer_options(overrides)
+    mixers = {kind: dict(options) for kind, options in values.get("mixers", {}).items()}
+    for kind, options in overrides.get("mixers", {}).items():
+        mixers[kind] = {**mixers.get(kind, {}), **options}
+    values = {**values, **overrides, "mixers": mixers}
     if vocab_size is not None:
         values["vocab_size"] = vocab_size
     if values.get("vocab_size") is None:

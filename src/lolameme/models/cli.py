@@ -69,8 +69,14 @@ def _meta_model(name: str, vocab_size: int | None, overrides: dict[str, object])
 
 
 def _shape(config) -> str:
-    """One line: layers, then what differs between families (embedding width, heads, context, positions, vocab)."""
-    heads = f", {config.n_head} heads" if "gpt2" in config.layers else ""
+    """One line: layers, each family's options that differ from its defaults, embedding width, context, positions, vocab."""
+    from lolameme.models.registry import get_mixer
+
+    heads = ""
+    for kind, options in config.mixers.items():
+        defaults = get_mixer(kind).resolve({}).model_dump()
+        changed = [f"{key}={value}" for key, value in options.items() if defaults.get(key) != value]
+        heads += f", {kind} {' '.join(changed)}" if changed else ""
     vocab = f"{config.vocab_size}" + (f" (→{config.padded_vocab_size})" if config.padded_vocab_size != config.vocab_size else "")
     return (
         f"{config.layers}; d_embed {config.d_embed}{heads}; ctx {config.max_seq_len}; "

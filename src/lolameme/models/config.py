@@ -2,9 +2,15 @@
 
 A model is a stack of blocks, each written as ``kind:width``; a run of equal
 layers is ``kind:width*count``. So the paper's THEX-9 is
-``hyena:864*9,gpt2:768,hyena:864*8``. :class:`ModelConfig` holds that string
-plus every hyperparameter needed to rebuild the model, and is validated once,
-here, so the modules below can trust it.
+``hyena:864*9,gpt2:768,hyena:864*8``. :class:`ModelConfig` holds that string,
+the options of each mixer family it uses (``mixers``, validated by the
+family's own pydantic model, see :mod:`lolameme.models.registry`) and the
+options shared by every layer, and is validated once, here, so the modules
+below can trust it.
+
+A family's option is also accepted flat, at the loading edge only:
+``<family>_<option>`` (``hyena_order=3``, ``mamba_d_state=8``), or the bare
+option name where exactly one registered family has it (``n_head=8``).
 """
 
 from __future__ import annotations
@@ -17,12 +23,13 @@ from pydantic import ConfigDict, ValidationError
 from pydantic.dataclasses import dataclass
 
 from lolameme.errors import ModelError
+from lolameme.models.registry import get_mixer, is_mixer_name, mixer_names
 from lolameme.validation import validation_problems
 
-BLOCK_KINDS = ("gpt2", "hyena")
 POS_ENCODINGS = ("learned", "none", "rotary")
 
-_LAYER_RUN = re.compile(r"^\s*([A-Za-z0-9_]+)\s*:\s*(\d+)\s*(?:\*\s*(\d+)\s*)?$")
+# kind: a registered name, or package.module:ClassName (a user's mixer class)
+_LAYER_RUN = re.compile(r"^\s*((?:[A-Za-z_][\w.]*:)?[A-Za-z0-9_]+)\s*:\s*(\d+)\s*(?:\*\s*(\d+)\s*)?$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +41,12 @@ class LayerSpec:
 
 
 def parse_layers(spec: str) -> list[LayerSpec]:
-    """Parse ``"hyena:864*9,gpt2:768,hyena:864*8"`` into one LayerSpec per layer."""
+    """Parse ``"hyena:864*9,gpt2:768,hyena:864*8"`` into one LayerSpec per layer.
+
+    A kind is a registered mixer name (:mod:`lolameme.models.registry`) or a
+    user's class, ``package.module:ClassName:width*count``. Only names are
+    checked here; a class is imported when a config is built from the spec.
+    """
     if not isinstance(spec, str) or not spec.strip():
         raise ModelError(
             "layer specification is empty; write it as comma-separated "
@@ -48,11 +60,12 @@ def parse_layers(spec: str) -> list[LayerSpec]:
                 f"layer specification {spec!r}: item {position} ({part.strip()!r}) is not "
                 "'kind:width' or 'kind:width*count' (e.g. 'gpt2:768' or 'hyena:864*9')"
             )
-        kind, width, count = match.group(1).lower(), int(match.group(2)), match.group(3)
-        if kind not in BLOCK_KINDS:
+        kind, width, count = match.group(1), int(match.group(2)), match.group(3)
+        kind = kind if ":" in kind else kind.lower()  # a user's class keeps its spelling
+        if not is_mixer_name(kind):
             raise ModelError(
                 f"layer specification {spec!r}: unknown block kind {kind!r} in item "
-                f"{position}; accepted kinds: {', '.join(BLOCK_KINDS)}"
+                f"{position}; accepted kinds: {', '.join(mixer_names())}, or package.module:ClassName"
             )
         if width < 1:
             raise ModelError(f"layer specification {spec!r}: width must be positive in item {position}")
@@ -80,25 +93,20 @@ def format_layers(layers: list[LayerSpec]) -> str:
 class ModelConfig:
     """Everything needed to rebuild a model (``to_dict`` / ``model_from_config``).
 
-    Widths live in ``layers``; the other fields apply to every layer of the
-    kind they name. ``d_embed`` is the width of the token embedding, the
-    residual stream entering the first layer and the tied output head; it
-    defaults to the first layer's width (the THEX presets set it to the Hyena
-    width so that THEX-0 has the same parameters as THEX-17).
+    Widths live in ``layers``; ``mixers`` holds, for every family the layers
+    use, its options with defaults filled in (``{"gpt2": {"n_head": 12,
+    "mlp_ratio": 4}}``); the other fields apply to every layer. ``d_embed`` is
+    the width of the token embedding, the residual stream entering the first
+    layer and the tied output head; it defaults to the first layer's width
+    (the THEX presets set it to the Hyena width so that THEX-0 has the same
+    parameters as THEX-17).
     """
 
     layers: str
     vocab_size: int
     max_seq_len: int = 1024
     d_embed: int | None = None
-    n_head: int = 12
-    gpt2_mlp_ratio: int = 4
-    hyena_mlp_ratio: int = 2
-    hyena_order: int = 2
-    hyena_filter_order: int = 64
-    hyena_pos_emb_dim: int = 33
-    hyena_short_filter: int = 3
-    hyena_sine_freq: float = 14.0
+    mixers: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     dropout: float = 0.1
     pos_encoding: Literal[POS_ENCODINGS] = "learned"  # type: ignore[valid-type]
     rotary_base: float = 10000.0
@@ -112,38 +120,28 @@ class ModelConfig:
         object.__setattr__(self, "layers", format_layers(layers))
         if self.d_embed is None:
             object.__setattr__(self, "d_embed", layers[0].width)
+        object.__setattr__(self, "mixers", _resolve_mixer_options(layers, self.mixers))
         self._check(layers)
 
     def _check(self, layers: list[LayerSpec]) -> None:
-        positive = (
-            "vocab_size", "max_seq_len", "d_embed", "n_head", "gpt2_mlp_ratio",
-            "hyena_mlp_ratio", "hyena_filter_order", "hyena_short_filter", "pad_vocab_multiple",
-        )
-        for name in positive:
+        for name in ("vocab_size", "max_seq_len", "d_embed", "pad_vocab_multiple"):
             if getattr(self, name) < 1:
                 raise ModelError(f"model config: {name} must be a positive integer, got {getattr(self, name)}")
-        for index, layer in enumerate(layers):
-            if layer.kind == "gpt2" and layer.width % self.n_head:
-                raise ModelError(
-                    f"model config: layer {index} (gpt2:{layer.width}) has width {layer.width}, "
-                    f"which n_head={self.n_head} does not divide; choose n_head dividing every gpt2 width"
-                )
-            if self.pos_encoding == "rotary" and layer.kind == "gpt2" and (layer.width // self.n_head) % 2:
-                raise ModelError(
-                    f"model config: rotary positions need an even head size, layer {index} has "
-                    f"{layer.width}/{self.n_head} = {layer.width // self.n_head}"
-                )
-        if self.hyena_order < 2:
-            raise ModelError(f"model config: hyena_order must be at least 2, got {self.hyena_order}")
-        if self.hyena_pos_emb_dim < 3 or self.hyena_pos_emb_dim % 2 == 0:
-            raise ModelError(
-                "model config: hyena_pos_emb_dim must be odd and at least 3 "
-                f"(one time feature plus cos/sin pairs), got {self.hyena_pos_emb_dim}"
-            )
         if not 0.0 <= self.dropout < 1.0:
             raise ModelError(f"model config: dropout must be in [0, 1), got {self.dropout}")
+        for index, layer in enumerate(layers):
+            mixer = get_mixer(layer.kind)
+            if mixer.check is not None:
+                try:
+                    mixer.check(layer.width, self.options(layer.kind), self)
+                except ModelError as exc:
+                    raise ModelError(f"model config: layer {index} ({layer.kind}:{layer.width}): {exc}") from None
 
     # -- derived views -------------------------------------------------------------
+    def options(self, kind: str) -> Any:
+        """The validated options (the family's pydantic model) of mixer family ``kind``."""
+        return get_mixer(kind).resolve(self.mixers[kind])
+
     @property
     def layer_specs(self) -> list[LayerSpec]:
         """One LayerSpec per layer, input side first."""
@@ -168,12 +166,7 @@ class ModelConfig:
         """Validate a dict (e.g. read from config.json), raising ModelError on any problem."""
         if not isinstance(values, dict):
             raise ModelError(f"model config must be a mapping, got {type(values).__name__}")
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ModelError(
-                f"model config: unknown key(s) {', '.join(unknown)}; accepted keys: {', '.join(sorted(known))}"
-            )
+        values = nest_mixer_options(values)
         if "layers" not in values or values.get("vocab_size") is None:
             missing = [key for key in ("layers", "vocab_size") if values.get(key) is None]
             raise ModelError(f"model config: missing {', '.join(missing)} (needed to build a model)")
@@ -181,3 +174,38 @@ class ModelConfig:
             return cls(**values)
         except ValidationError as exc:
             raise ModelError(f"model config is invalid: {validation_problems(exc)}") from None
+
+
+def _resolve_mixer_options(layers: list[LayerSpec], given: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every used family's options, validated with defaults; options of unused families are checked, then dropped."""
+    used = list(dict.fromkeys(layer.kind for layer in layers))
+    for kind in given:
+        if kind not in used and not is_mixer_name(kind):
+            raise ModelError(f"model config: mixers has options for unknown mixer {kind!r}; mixers: {', '.join(mixer_names())}")
+        if kind not in used:
+            get_mixer(kind).resolve(given[kind])
+    return {kind: get_mixer(kind).resolve(given.get(kind)).model_dump() for kind in used}
+
+
+def nest_mixer_options(values: dict[str, Any]) -> dict[str, Any]:
+    """Move flat family options (``hyena_order``, ``n_head``) into ``mixers`` (see the module docstring)."""
+    known = {field.name for field in dataclasses.fields(ModelConfig)}
+    flat = [key for key in values if key not in known]
+    if not flat:
+        return values
+    out = {key: value for key, value in values.items() if key in known}
+    mixers = {kind: dict(options) for kind, options in (values.get("mixers") or {}).items()}
+    fields = {name: set(get_mixer(name).options.model_fields) for name in mixer_names()}
+    for key in flat:
+        owners = [(name, key[len(name) + 1 :]) for name in fields if key.startswith(f"{name}_") and key[len(name) + 1 :] in fields[name]]
+        owners = owners or [(name, key) for name in fields if key in fields[name]]
+        if len(owners) != 1:
+            spelled = sorted(f"{name}_{option}" for name in fields for option in fields[name])
+            why = f"ambiguous key {key!r} (write one of {', '.join(f'{n}_{o}' for n, o in owners)})" if owners else f"unknown key(s) {key}"
+            raise ModelError(
+                f"model config: {why}; accepted keys: {', '.join(sorted(known))}, "
+                f"or a mixer option as <mixer>_<option>: {', '.join(spelled)}"
+            )
+        name, option = owners[0]
+        mixers.setdefault(name, {})[option] = values[key]
+    return {**out, "mixers": mixers}

@@ -25,10 +25,14 @@ float64) even under bf16 autocast, since FFTs in bf16 lose too much.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
+
+from lolameme.models.registry import Mixer
 
 
 def fft_causal_conv(u: torch.Tensor, filters: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
@@ -175,3 +179,68 @@ class HyenaOperator(nn.Module):
         skips = self.filter.skip.view(self.order - 1, self.width)
         y = hyena_recurrence(value, gates, filters, skips, self.dropout)
         return self.out_proj(y.transpose(1, 2))
+
+
+# -- the hyena mixer family (lolameme.models.registry) ---------------------------------
+class HyenaOptions(BaseModel):
+    """Options of the ``hyena`` family (the paper's values as defaults); the block's MLP is 2x."""
+
+    model_config = ConfigDict(extra="forbid")
+    mlp_ratio: int = Field(default=2, ge=1)
+    order: int = 2
+    filter_order: int = Field(default=64, ge=1)
+    pos_emb_dim: int = Field(default=33, ge=3)
+    short_filter: int = Field(default=3, ge=1)
+    sine_freq: float = 14.0
+
+    @field_validator("order")
+    @classmethod
+    def _order(cls, value: int) -> int:
+        if value < 2:
+            raise ValueError(f"order must be at least 2 (N gates, N - 1 long convolutions), got {value}")
+        return value
+
+    @field_validator("pos_emb_dim")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError(f"pos_emb_dim must be odd (one time feature plus cos/sin pairs), got {value}")
+        return value
+
+
+def _build(width: int, options: HyenaOptions, config: Any) -> HyenaOperator:
+    return HyenaOperator(
+        width,
+        max_len=config.max_seq_len,
+        order=options.order,
+        filter_order=options.filter_order,
+        pos_emb_dim=options.pos_emb_dim,
+        short_filter=options.short_filter,
+        sine_freq=options.sine_freq,
+        dropout=config.dropout,
+    )
+
+
+def _flops(width: int, options: HyenaOptions, config: Any, seq_len: int, batch_size: int) -> float:
+    """Projections, the short convolution, N - 1 FFT long convolutions (two real FFTs of length 2T,
+    2.5 n log2 n each, the spectral product and skip), the N gates, and the filter MLP and filter
+    FFTs shared by the batch."""
+    d, order, hidden = width, options.order, options.filter_order
+    log_fft = math.log2(2 * seq_len)
+    flops = 2 * ((order + 1) * d * d + d * d)
+    flops += 2 * options.short_filter * (order + 1) * d
+    flops += (order - 1) * d * (10 * log_fft + 6 + 2) + order * d
+    filter_mlp = 2 * (options.pos_emb_dim * hidden + 2 * hidden * hidden + hidden * (order - 1) * d)
+    filter_fft = (order - 1) * d * 5 * log_fft
+    return flops + (filter_mlp + filter_fft) / batch_size
+
+
+MIXER = Mixer(
+    name="hyena",
+    options=HyenaOptions,
+    build=_build,
+    flops=_flops,
+    residual_projections=("out_proj.weight",),
+    in_paper=True,
+    about="Hyena: gated implicit long convolutions (Poli et al. 2023)",
+)

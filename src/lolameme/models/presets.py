@@ -26,28 +26,23 @@ def _name(family: str, scale: str, layer: int | None = None) -> str:
 def _presets() -> dict[str, tuple[dict[str, Any], str]]:
     """name -> (config dict, one-line description), in display order."""
     text = resources.files("lolameme.models").joinpath("presets.yaml").read_text(encoding="utf-8")
-    scales = yaml.safe_load(text)
     presets: dict[str, tuple[dict[str, Any], str]] = {}
-    for scale, entry in scales.items():
-        gpt2, hyena = entry["gpt2"], entry["hyena"]
-        gpt2_layer = LayerSpec("gpt2", gpt2["width"])
-        hyena_layers = [LayerSpec("hyena", hyena["width"])] * hyena["depth"]
-        gpt2_config = {**entry["config"], **entry["gpt2_config"]}
-        hyena_config = {**entry["config"], **entry["hyena_config"], "d_embed": hyena["width"]}
-        presets[_name("gpt2", scale)] = (
-            {**gpt2_config, "layers": format_layers([gpt2_layer] * gpt2["depth"])},
-            f"GPT-2, {entry['about']}",
-        )
-        presets[_name("hyena", scale)] = (
-            {**hyena_config, "layers": format_layers(hyena_layers)},
-            f"Hyena, {entry['about']}",
-        )
-        for index in range(hyena["depth"]):
-            layers = hyena_layers[:index] + [gpt2_layer] + hyena_layers[index + 1 :]
-            presets[_name("thex", scale, index)] = (
-                {**hyena_config, "layers": format_layers(layers)},
-                f"THEX-{index}: Hyena with layer {index} replaced by GPT-2, {entry['about']}",
+    for scale, entry in yaml.safe_load(text).items():
+        families = entry["families"]
+        stacks = {name: [LayerSpec(name, family["width"])] * family["depth"] for name, family in families.items()}
+        configs = {name: {**entry["config"], **family["config"]} for name, family in families.items()}
+        for name, family in families.items():
+            presets[_name(name, scale)] = (
+                {**configs[name], "layers": format_layers(stacks[name])}, f"{family['about']}, {entry['about']}"
             )
+        for hybrid, spec in entry.get("hybrids", {}).items():
+            base, inserted = stacks[spec["base"]], stacks[spec["insert"]][0]
+            config = {**configs[spec["base"]], "d_embed": base[0].width}
+            for index in range(len(base)):
+                layers = base[:index] + [inserted] + base[index + 1 :]
+                presets[_name(hybrid, scale, index)] = (
+                    {**config, "layers": format_layers(layers)}, f"{spec['about'].format(n=index)}, {entry['about']}"
+                )
     return presets
 
 

@@ -11,10 +11,12 @@ THEX-n at paper scale is::
 
 Initialisation (GPT-2's): every Linear and Embedding weight ~ N(0, 0.02),
 biases 0, and the projections that write into the residual stream
-(attention ``proj``, Hyena ``out_proj``, MLP ``fc_out``) ~ N(0, 0.02 /
-sqrt(2 n_layer)), so the stream's variance does not grow with depth.
+(each mixer family lists its own: attention ``proj``, Hyena ``out_proj``,
+Mamba ``out_proj``; and MLP ``fc_out``) ~ N(0, 0.02 / sqrt(2 n_layer)), so the stream's variance does not grow with depth.
 Adapters are initialised (semi-)orthogonal instead, so the stream keeps its
-scale across a width change rather than shrinking by ~0.6 at each.
+scale across a width change rather than shrinking by ~0.6 at each. Last, a
+mixer with a ``post_init()`` method sets what its family initialises its own
+way (Mamba's time-step projection).
 """
 
 from __future__ import annotations
@@ -26,10 +28,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from lolameme.errors import ModelError
-from lolameme.models.blocks import BLOCKS
+from lolameme.models.blocks import build_block
 from lolameme.models.config import ModelConfig
-
-_RESIDUAL_PROJECTIONS = (".mixer.proj.weight", ".mixer.out_proj.weight", ".mlp.fc_out.weight")
+from lolameme.models.registry import get_mixer
 
 
 class StackModel(nn.Module):
@@ -51,7 +52,7 @@ class StackModel(nn.Module):
         for index, layer in enumerate(config.layer_specs):
             if layer.width != width:
                 self.adapters[f"into_{index}"] = nn.Linear(width, layer.width)
-            self.layers.append(BLOCKS[layer.kind](layer.width, config))
+            self.layers.append(build_block(layer, config))
             width = layer.width
         if width != d_embed:
             self.adapters["into_head"] = nn.Linear(width, d_embed)
@@ -71,11 +72,29 @@ class StackModel(nn.Module):
                 nn.init.normal_(module.weight, mean=0.0, std=std)
             if isinstance(module, nn.Linear) and module.bias is not None:
                 nn.init.zeros_(module.bias)
+        residual = self.residual_projections()
         for name, parameter in self.named_parameters():
-            if name.endswith(_RESIDUAL_PROJECTIONS):
+            if name in residual:
                 nn.init.normal_(parameter, mean=0.0, std=residual_std)
         for adapter in self.adapters.values():
             nn.init.orthogonal_(adapter.weight)
+        for block in self.layers:  # weights a family initialises its own way (Mamba's time steps)
+            if hasattr(block.mixer, "post_init"):
+                block.mixer.post_init()
+
+    def residual_projections(self) -> set[str]:
+        """Names of the weights that write into the residual stream: each mixer's own list, and MLP ``fc_out``."""
+        names = set()
+        for index, block in enumerate(self.layers):
+            prefix = f"layers.{index}"
+            names.update(f"{prefix}.mixer.{name}" for name in get_mixer(block.kind).residual_projections)
+            if block.mlp is not None:
+                names.add(f"{prefix}.mlp.fc_out.weight")
+        known = dict(self.named_parameters())
+        missing = sorted(names - set(known))
+        if missing:
+            raise ModelError(f"residual projections {missing} are not parameters of the model; check the mixer's residual_projections")
+        return names
 
     def num_parameters(self) -> int:
         """Exact parameter count (tied embeddings once; Hyena's frozen positional features included)."""
