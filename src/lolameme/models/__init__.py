@@ -1,4 +1,4 @@
-"""GPT-2, Hyena and THEX hybrid language models (see docs/models.md).
+"""GPT-2, Hyena, THEX hybrids, Mamba and your own mixers (see docs/models.md).
 
     from lolameme.models import build_model
     model = build_model("thex-tiny-3", vocab_size=V, max_seq_len=256)
@@ -24,6 +24,12 @@ _EXPORTS = {
     "load_model": "lolameme.models.io",
     "save_model": "lolameme.models.io",
     "StackModel": "lolameme.models.stack",
+    "check_causal": "lolameme.models.causality",
+    "Mixer": "lolameme.models.registry",
+    "MIXERS": "lolameme.models.registry",
+    "get_mixer": "lolameme.models.registry",
+    "mixer_names": "lolameme.models.registry",
+    "register_mixer": "lolameme.models.registry",
 }
 
 __all__ = sorted(_EXPORTS)

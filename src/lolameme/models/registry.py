@@ -180,7 +180,11 @@ def mixer_from_class(cls: Any, name: str) -> Mixer:
     options = _options_model(cls, name)
 
     def build(width: int, values: BaseModel, config: "ModelConfig") -> nn.Module:
-        return cls(width, **values.model_dump(exclude={"mlp_ratio"}))
+        kwargs = values.model_dump(exclude={"mlp_ratio"})
+        try:
+            return cls(width, **kwargs)
+        except Exception as exc:  # the user's code failed: say where, without a traceback
+            raise ModelError(f"mixer {name!r}: {cls.__name__}({width}, **{kwargs}) failed: {type(exc).__name__}: {exc}") from None
 
     def flops(width: int, values: BaseModel, config: "ModelConfig", seq_len: int, batch_size: int) -> float:
         if hasattr(cls, "flops"):
@@ -226,6 +230,8 @@ def _options_model(cls: type, name: str) -> type[BaseModel]:
             continue
         if parameter.default is inspect.Parameter.empty:
             raise _signature_error(cls, name, f"constructor parameter {parameter.name!r} after width has no default")
-        annotation = parameter.annotation if isinstance(parameter.annotation, type) else Any
+        annotation = parameter.annotation
+        if not isinstance(annotation, type) or annotation is inspect.Parameter.empty:
+            annotation = Any  # unannotated, or a string annotation (postponed evaluation)
         fields[parameter.name] = (annotation, parameter.default)
     return create_model(f"{cls.__name__}Options", __config__=ConfigDict(extra="forbid"), **fields)
