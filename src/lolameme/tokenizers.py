@@ -31,7 +31,9 @@ answer) and ``<eos>`` (end of the answer).
   an expression round-trips exactly when it is written with single spaces
   (the form our ListOps import stores).
 
-``Tokenizer.save`` writes the standard Hugging Face ``tokenizer.json``; the
+``Tokenizer.save`` writes the standard Hugging Face ``tokenizer.json`` and a
+``tokenizer_config.json`` naming the special tokens (so ``AutoTokenizer``
+loads the directory with bos/eos/pad set); the
 tokenizer's name is recognised from that file's structure on load, so the file
 stays readable by any Hugging Face tool.
 """
@@ -50,7 +52,7 @@ from pathlib import Path
 from tokenizers import Tokenizer as HFTokenizer
 from tokenizers import Regex, decoders, models, pre_tokenizers
 
-from lolameme.atomic import atomic_write_text
+from lolameme.atomic import atomic_write_json, atomic_write_text
 from lolameme.errors import TokenizerError
 
 TOKENIZER_NAMES = ("char", "words", "gpt2", "listops")
@@ -106,6 +108,16 @@ class Tokenizer:
     def save(self, path: str | Path) -> None:
         """Write the Hugging Face ``tokenizer.json`` to ``path`` (temporary file, then rename)."""
         atomic_write_text(path, self.hf.to_str(pretty=True))
+        self.save_config(Path(path).parent)
+
+    def save_config(self, directory: str | Path) -> None:
+        """Write ``tokenizer_config.json`` beside ``tokenizer.json``: with it ``transformers.AutoTokenizer``
+        loads the directory as a fast tokenizer with our bos/eos/pad/sep (and unk) tokens set."""
+        config = {"tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": False,
+                  "bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad>", "sep_token": "<sep>"}
+        if self._unk_id is not None:
+            config["unk_token"] = _UNK
+        atomic_write_json(Path(directory) / "tokenizer_config.json", config)
 
     @property
     def fingerprint(self) -> str:

@@ -5,28 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lolameme.models import StackModel, build_model
+from lolameme.models import build_model
+from lolameme.models.hub import load_transformers_gpt2 as load_hf_gpt2_weights
 
 transformers = pytest.importorskip("transformers")
-
-
-def load_hf_gpt2_weights(ours: StackModel, theirs) -> None:
-    """Copy a GPT2LMHeadModel's weights into our gpt2 stack (HF's Conv1D stores weights transposed)."""
-    source = theirs.transformer
-    with torch.no_grad():
-        ours.token_embedding.weight.copy_(source.wte.weight)
-        ours.position_embedding.weight.copy_(source.wpe.weight)
-        for block, hf in zip(ours.layers, source.h):
-            pairs = [
-                (block.ln_1, hf.ln_1, False), (block.ln_2, hf.ln_2, False),
-                (block.mixer.qkv, hf.attn.c_attn, True), (block.mixer.proj, hf.attn.c_proj, True),
-                (block.mlp.fc_in, hf.mlp.c_fc, True), (block.mlp.fc_out, hf.mlp.c_proj, True),
-            ]
-            for mine, hf_module, transposed in pairs:
-                mine.weight.copy_(hf_module.weight.t() if transposed else hf_module.weight)
-                mine.bias.copy_(hf_module.bias)
-        ours.ln_f.weight.copy_(source.ln_f.weight)
-        ours.ln_f.bias.copy_(source.ln_f.bias)
 
 
 def test_logits_match_transformers_gpt2():

@@ -30,7 +30,7 @@ def _checkpoint(which: str) -> str | int:
 
 
 def eval_command(
-    run: Path = typer.Argument(..., help="run directory written by `lolameme train`"),
+    run: Optional[Path] = typer.Argument(None, help="run directory written by `lolameme train` (or give --hf-model)"),
     data: Optional[Path] = typer.Option(None, "--data", "-d", help="dataset directory (default: the run's own)"),
     split: List[str] = typer.Option([], "--split", "-s", help="split to score (repeatable; default: every test* split)"),
     checkpoint: str = typer.Option("best", "--checkpoint", help="best, last or a step number"),
@@ -45,15 +45,27 @@ def eval_command(
                                                 help="ask for a direct answer or a trace (default: the run's format)"),
     trace_statements: Optional[str] = typer.Option(None, "--trace-statements",
                                                    help="trace: all or relevant (default: the run's)"),
+    hf_model: Optional[Path] = typer.Option(None, "--hf-model", help="score a local transformers causal LM directory "
+                                            "holding a lolameme tokenizer.json (e.g. from `lolameme export --to hf`)"),
 ) -> None:
     """Score a trained run by exact match (greedy decoding), beside the majority-answer baseline."""
-    from lolameme.eval.evaluate import EvalSettings, evaluate_run
+    from lolameme.errors import ConfigError
+    from lolameme.eval.evaluate import EvalSettings, evaluate_run, evaluate_transformers_model
     from lolameme.eval.report import print_reports
     from lolameme.train.format import AnswerFormat
 
     AnswerFormat(answer_format or "direct", trace_statements or "all")  # a bad value fails here, before any work
     settings = EvalSettings(batch_size=batch_size, max_new_tokens=max_new_tokens, limit=limit, device=device,
                             answer_format=answer_format, trace_statements=trace_statements)
+    if (run is None) == (hf_model is None):
+        raise ConfigError("give either a run directory or --hf-model DIR (with --data), not both or neither")
+    if hf_model is not None:
+        if data is None:
+            raise ConfigError("--hf-model needs --data DIR: a transformers directory does not record its dataset")
+        reports = evaluate_transformers_model(hf_model, data, splits=list(split) or None, settings=settings, out_dir=out)
+        print_reports(reports, slices=slices, title=f"{hf_model} (transformers): exact match")
+        typer.echo(f"wrote {out or hf_model / 'eval'}/<split>.json and <split>.predictions.parquet", err=True)
+        return
     reports = evaluate_run(run, data=data, splits=list(split) or None, which=_checkpoint(checkpoint),
                            settings=settings, out_dir=out)
     print_reports(reports, slices=slices, title=f"{run} (checkpoint {checkpoint}): exact match")

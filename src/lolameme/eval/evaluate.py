@@ -336,20 +336,46 @@ def evaluate_run(run_dir: str | os.PathLike, *, data: str | os.PathLike | None =
     loaded = load_run(run_dir, which)
     trained = TrainedOn.from_config(loaded.config)
     data_dir = trained.dataset(run_dir, data)
-    check_compatible(trained, data_dir, loaded.tokenizer, loaded.model)
-    train_labels = majority_source_labels(trained, data_dir)
     out = Path(out_dir) if out_dir is not None else run_dir / EVAL_DIR
-    out.mkdir(parents=True, exist_ok=True)
+    header = {"run": str(run_dir), "checkpoint": which, "step": loaded.step}
+    return evaluate_model(loaded.model, loaded.tokenizer, data_dir, splits, trained=trained, settings=settings,
+                          out_dir=out, header=header)
+
+
+def evaluate_model(model: torch.nn.Module, tokenizer: Tokenizer, data_dir: Path, splits: list[str] | None, *,
+                   trained: TrainedOn, settings: EvalSettings | None, out_dir: Path,
+                   header: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Score any causal LM (``model(idx) -> logits``) on ``splits`` and write SPLIT.json and predictions to ``out_dir``."""
+    check_compatible(trained, data_dir, tokenizer, model)
+    train_labels = majority_source_labels(trained, data_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     reports = {}
     for split in splits or default_splits(data_dir):
-        report, predictions = evaluate_split(loaded.model, loaded.tokenizer, data_dir, split,
-                                             train_labels=train_labels, reverse_answer=trained.reverse_answer,
-                                             settings=settings, fmt=trained.format_for(settings or EvalSettings()))
-        report = {"run": str(run_dir), "checkpoint": which, "step": loaded.step, **report}
-        write_parquet_atomic(out / f"{split}.predictions.parquet", predictions)
-        atomic_write_json(out / f"{split}.json", report)
+        report, predictions = evaluate_split(model, tokenizer, data_dir, split, train_labels=train_labels,
+                                             reverse_answer=trained.reverse_answer, settings=settings,
+                                             fmt=trained.format_for(settings or EvalSettings()))
+        report = {**header, **report}
+        write_parquet_atomic(out_dir / f"{split}.predictions.parquet", predictions)
+        atomic_write_json(out_dir / f"{split}.json", report)
         reports[split] = report
     return reports
+
+
+def evaluate_transformers_model(model_dir: str | os.PathLike, data: str | os.PathLike, *,
+                                splits: list[str] | None = None, settings: EvalSettings | None = None,
+                                out_dir: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
+    """``lolameme eval --hf-model DIR``: a local transformers causal LM, with the lolameme tokenizer saved in DIR.
+
+    The scorer, the baseline and the slices are those of :func:`evaluate_run`;
+    results go to ``out_dir`` (default DIR/eval).
+    """
+    from lolameme.eval.transformers_lm import load_transformers_lm
+
+    model, tokenizer = load_transformers_lm(Path(model_dir))
+    trained = TrainedOn(data_dir=None, task=None, reverse_answer=False)
+    out = Path(out_dir) if out_dir is not None else Path(model_dir) / EVAL_DIR
+    return evaluate_model(model, tokenizer, Path(data), splits, trained=trained, settings=settings, out_dir=out,
+                          header={"hf_model": str(model_dir)})
 
 
 def majority_source_labels(trained: TrainedOn, data_dir: Path) -> list[str]:

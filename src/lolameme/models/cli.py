@@ -1,4 +1,4 @@
-"""``lolameme models``: the preset table, or one model's layers.
+"""``lolameme models``: the preset table, or one model's layers; ``lolameme export``: a run for other tools.
 
 Models are built on the meta device (shapes only, no memory, no init), so
 even the paper presets are counted in a fraction of a second each.
@@ -6,6 +6,7 @@ even the paper presets are counted in a fraction of a second each.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import List, Optional
 
 import typer
@@ -18,12 +19,14 @@ CPU_SCALE_VOCAB = 128  # a character-level vocabulary; the CPU presets take thei
 def register(app: typer.Typer) -> None:
     """Add this package's subcommands to the top-level app."""
     app.command("models")(models)
+    app.command("export")(export)
 
 
 def models(
     name: Optional[str] = typer.Argument(None, help="a preset name or a layer specification such as 'hyena:864*9,gpt2:768,hyena:864*8'; omit to list every preset"),
     vocab_size: Optional[int] = typer.Option(None, "--vocab-size", help=f"vocabulary size (paper presets default to 50257; others are counted at {CPU_SCALE_VOCAB})"),
     set_: List[str] = typer.Option([], "--set", help="override one ModelConfig field: key=value (repeatable)"),
+    check_causal: bool = typer.Option(False, "--check-causal", help="also check that every mixer of the model only looks at the past"),
 ) -> None:
     """List the model presets with exact parameter counts, or show one model layer by layer."""
     from rich.console import Console
@@ -34,6 +37,43 @@ def models(
         console.print(_preset_table(vocab_size, overrides))
     else:
         console.print(_layer_table(name, vocab_size, overrides))
+    if check_causal and name is not None:
+        _check_causal(name, vocab_size, overrides)
+        typer.echo("causal: every mixer's outputs up to t ignore its inputs after t")
+
+
+def _check_causal(name: str, vocab_size: int | None, overrides: dict[str, object]) -> None:
+    """Run :func:`lolameme.models.check_causal` on each family of the model, at its own options."""
+    from lolameme.models.causality import check_causal
+
+    config = _meta_model(name, vocab_size, overrides).config
+    for kind in config.mixers:
+        width = next(layer.width for layer in config.layer_specs if layer.kind == kind)
+        check_causal(kind, width=width, seq_len=min(config.max_seq_len, 16), **config.mixers[kind])
+
+
+def export(
+    run: Path = typer.Argument(..., help="run directory written by `lolameme train` (a GPT-2-family model)"),
+    to: str = typer.Option(..., "--to", help="format: hf (a transformers GPT2LMHeadModel directory)"),
+    out: Path = typer.Argument(..., help="directory to write (must not exist unless --overwrite)"),
+    checkpoint: str = typer.Option("best", "--checkpoint", help="best, last or a step number"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace OUT if it exists"),
+) -> None:
+    """Export a trained run for other tools: ``--to hf`` writes GPT2LMHeadModel weights, config and tokenizer."""
+    from lolameme.models.hub import export_run_to_transformers
+
+    if to != "hf":
+        raise ModelError(f"--to {to!r} is not an export format; accepted: hf")
+    which = checkpoint if checkpoint in ("best", "last") else _step(checkpoint)
+    export_run_to_transformers(run, out, which, overwrite=overwrite)
+    typer.echo(f"wrote {out} (transformers GPT2LMHeadModel + tokenizer); load it with AutoModelForCausalLM.from_pretrained")
+
+
+def _step(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ModelError(f"--checkpoint {text!r} not understood; accepted: best, last or a step number") from None
 
 
 def _parse_overrides(items: list[str]) -> dict[str, object]:

@@ -22,6 +22,7 @@ way (Mamba's time-step projection).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -99,6 +100,26 @@ class StackModel(nn.Module):
     def num_parameters(self) -> int:
         """Exact parameter count (tied embeddings once; Hyena's frozen positional features included)."""
         return sum(parameter.numel() for parameter in self.parameters())
+
+    # -- Hugging Face layout (lolameme.models.hub) --------------------------------------
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` (PyTorchModelHubMixin's layout)."""
+        from lolameme.models.hub import save_pretrained
+
+        return save_pretrained(self, directory)
+
+    @classmethod
+    def from_pretrained(cls, source: str | Path, device: str | torch.device = "cpu") -> "StackModel":
+        """Load a save_pretrained directory, or a Hub repository id (needs the ``hf`` extra)."""
+        from lolameme.models.hub import from_pretrained
+
+        return from_pretrained(source, device)
+
+    def push_to_hub(self, repo_id: str, private: bool = True) -> str:
+        """Upload to the Hugging Face Hub (``hf`` extra, and a login); returns the commit URL."""
+        from lolameme.models.hub import push_to_hub
+
+        return push_to_hub(self, repo_id, private=private)
 
     # -- forward ---------------------------------------------------------------------
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
