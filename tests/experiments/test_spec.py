@@ -59,7 +59,8 @@ def _raw(name: str) -> dict:
 
 @pytest.mark.parametrize("mutate, message", [
     (lambda r: r.update(models=["hyena", "thex-18"]), "0..17"),
-    (lambda r: r.update(models=["hyena", "mamba"]), "not a paper model name"),
+    (lambda r: r.update(models=["hyena", "transformer-xl"]), "not a paper model name"),
+    (lambda r: r.update(models=["hyena", "mamba:64,attn:64"]), "unknown block kind .attn."),
     (lambda r: r["table"]["columns"][0].update(dataset="nope"), "unknown dataset 'nope'"),
     (lambda r: r["claims"][0].update(target="No Such Column"), "'target' must be"),
     (lambda r: r.update(scales={"huge": {}}), "unknown scale"),

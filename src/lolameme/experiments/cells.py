@@ -11,6 +11,7 @@ list the same way everywhere.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,9 +29,11 @@ class Cell:
 
     @property
     def id(self) -> str:
-        """Directory name of the cell: ``<dataset>--<model>--s<seed>``, or ``<dataset>--<model>--<setting>--s<seed>``."""
+        """Directory name of the cell: ``<dataset>--<model>--s<seed>``, or ``<dataset>--<model>--<setting>--s<seed>``
+        (a layer specification's ``:``, ``*`` and ``,`` become ``_``)."""
         label = setting_label(self.setting)
-        return f"{self.dataset}--{self.model}--{label + '--' if label else ''}s{self.seed}"
+        model = re.sub(r"[^A-Za-z0-9_.-]", "_", self.model)
+        return f"{self.dataset}--{model}--{label + '--' if label else ''}s{self.seed}"
 
 
 def seed_list(n_seeds: int) -> list[int]:

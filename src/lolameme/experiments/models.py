@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 
 from lolameme.errors import ConfigError
-from lolameme.experiments.spec import PAPER_DEPTH, check_paper_model
+from lolameme.experiments.spec import PAPER_DEPTH, check_model_name, is_paper_model
 
 
 @functools.cache
@@ -41,11 +41,26 @@ def thex_layer(paper_index: int, depth: int) -> int:
 
 
 def preset_for(paper_model: str, model_scale: str) -> str:
-    """The model-zoo preset that plays ``paper_model`` at ``model_scale``."""
+    """The model-zoo preset (or layer specification) that plays ``paper_model`` at ``model_scale``.
+
+    Besides the paper's names, a spec may list a mixer family (its preset at
+    the scale, ``mamba`` -> ``mamba-tiny``), a preset or a layer
+    specification (both used as they are); those rows are not in the paper.
+    """
+    from lolameme.models.presets import preset_names
+
     try:
-        check_paper_model(paper_model)
+        check_model_name(paper_model)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    if not is_paper_model(paper_model):
+        if paper_model in preset_names() or ":" in paper_model:
+            return paper_model
+        preset = paper_model if model_scale == "paper" else f"{paper_model}-{model_scale}"
+        if preset not in preset_names():
+            raise ConfigError(f"mixer family {paper_model!r} has no preset at scale {model_scale!r} (no {preset!r}); "
+                              "list a preset or a layer specification instead")
+        return preset
     family, _, index = paper_model.partition("-")
     suffix = "" if model_scale == "paper" else f"-{model_scale}"
     if family != "thex":

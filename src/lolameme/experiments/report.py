@@ -29,8 +29,13 @@ METRIC_LABELS = {"exact_match": "exact match", "token_loss": "answer NLL (nats/t
 CONTINUOUS = ("token_loss", "token_accuracy")
 
 
-def display_name(paper_model: str) -> str:
-    return {"gpt2": "GPT-2", "hyena": "Hyena"}.get(paper_model, paper_model.replace("thex-", "THEX-"))
+def display_name(model: str) -> str:
+    """A mixer family by its label (``GPT-2``), THEX-N as the paper writes it; rows not in the paper say so."""
+    from lolameme.experiments.spec import is_paper_model
+    from lolameme.models.registry import MIXERS, get_mixer
+
+    name = get_mixer(model).label if model in MIXERS else model.replace("thex-", "THEX-")
+    return name if is_paper_model(model) else f"{name} (not in the paper)"
 
 
 def fmt_agg(agg: Aggregate | None, expected_seeds: int) -> str:

@@ -78,6 +78,34 @@ def check_paper_model(name: str) -> str:
     return name
 
 
+def is_paper_model(name: str) -> bool:
+    try:
+        check_paper_model(name)
+    except ValueError:
+        return False
+    return True
+
+
+def check_model_name(name: str) -> str:
+    """A paper model name, a registered mixer family (``mamba``: its preset at each scale), a model
+    preset (used as is at every scale) or a layer specification (``mamba:128*2,gpt2:128``)."""
+    from lolameme.errors import ModelError
+    from lolameme.models.config import parse_layers
+    from lolameme.models.presets import preset_names
+    from lolameme.models.registry import is_mixer_name, mixer_names
+
+    if is_paper_model(name) or name in preset_names() or (is_mixer_name(name) and ":" not in name):
+        return name
+    if ":" not in name:
+        raise ValueError(f"model {name!r} is not a paper model name (gpt2, hyena, thex-N with N in 0..17), a mixer "
+                         f"family ({', '.join(mixer_names())}), a model preset (`lolameme models`) or a layer specification")
+    try:
+        parse_layers(name)
+    except ModelError as exc:
+        raise ValueError(str(exc)) from None
+    return name
+
+
 class DatasetSpec(_Strict):
     """One corpus: a dataset preset plus overrides; ``x`` places it on a figure's x axis."""
 
@@ -217,7 +245,7 @@ class ExperimentSpec(_Strict):
     @classmethod
     def _models(cls, value: list[str]) -> list[str]:
         for name in value:
-            check_paper_model(name)
+            check_model_name(name)
         if len(set(value)) != len(value):
             raise ValueError(f"models are listed twice: {value}")
         return value

@@ -112,6 +112,7 @@ def _flops(width: int, options: GPT2Options, config: Any, seq_len: int, batch_si
 
 
 MIXER = Mixer(
+    label="GPT-2",
     name="gpt2",
     options=GPT2Options,
     build=_build,

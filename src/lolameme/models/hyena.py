@@ -236,6 +236,7 @@ def _flops(width: int, options: HyenaOptions, config: Any, seq_len: int, batch_s
 
 
 MIXER = Mixer(
+    label="Hyena",
     name="hyena",
     options=HyenaOptions,
     build=_build,

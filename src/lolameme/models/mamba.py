@@ -161,6 +161,7 @@ def _flops(width: int, options: MambaOptions, config: Any, seq_len: int, batch_s
 
 
 MIXER = Mixer(
+    label="Mamba",
     name="mamba",
     options=MambaOptions,
     build=_build,

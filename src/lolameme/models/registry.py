@@ -82,6 +82,11 @@ class Mixer:
     check: Callable[[int, Any, "ModelConfig"], None] | None = None
     in_paper: bool = False
     about: str = ""
+    label: str = ""  # how reports name the family ("GPT-2"); the name when empty
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.name)
 
     def resolve(self, values: dict[str, Any] | None) -> BaseModel:
         """Validated options (defaults filled in); a ModelError names the family and the problem."""
