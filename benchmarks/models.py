@@ -3,7 +3,8 @@
 Reports, in one run on one machine:
 
 1. the machine's float32 matmul peak (a large square ``torch.matmul``; bf16 on a GPU);
-2. for each family (GPT-2, Hyena, THEX with its GPT-2 layer in the middle) at
+2. for each registered family with a preset at the scale (GPT-2, Hyena, Mamba)
+   and THEX (its GPT-2 layer in the middle) at
    ``tiny`` and ``small`` scale and each sequence length: forward+backward
    tokens/s, peak memory, and model FLOP/s as a fraction of that peak (FLOPs
    counted by ``lolameme.models.flops``: 3x the forward's 2 FLOPs per
@@ -26,6 +27,7 @@ after, and the numbers are only comparable within one run.
 
     python benchmarks/models.py            # full grid (~10 min on 2 CPU cores)
     python benchmarks/models.py --quick    # reduced grid (well under a minute)
+    python benchmarks/models.py --quick --families gpt2,hyena --families-only --threads 1 --out /tmp/a.md
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ def _build(job: dict, device: str) -> tuple[torch.nn.Module, float]:
         width = ours.config.d_embed
         config = transformers.GPT2Config(
             vocab_size=job["vocab_size"], n_positions=seq_len, n_embd=width, n_layer=ours.config.n_layer,
-            n_head=ours.config.n_head, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+            n_head=ours.config.options("gpt2").n_head, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
             bos_token_id=0, eos_token_id=0,
         )
         model = transformers.GPT2LMHeadModel(config)
@@ -256,11 +258,17 @@ def grid(quick: bool) -> dict:
     }
 
 
-def family_presets(scale: str) -> list[tuple[str, str]]:
-    from lolameme.models import resolve_config
+def family_presets(scale: str, families: list[str] | None = None) -> list[tuple[str, str]]:
+    """(label, preset) of every registered mixer family with a preset at ``scale``, then THEX."""
+    from lolameme.models import get_mixer, list_presets, mixer_names, resolve_config
 
-    depth = resolve_config(f"hyena-{scale}", vocab_size=8).n_layer
-    return [("GPT-2", f"gpt2-{scale}"), ("Hyena", f"hyena-{scale}"), ("THEX", f"thex-{scale}-{depth // 2}")]
+    presets = {name for name, _ in list_presets()}
+    chosen = [n for n in mixer_names() if f"{n}-{scale}" in presets and (families is None or n in families)]
+    rows = [(get_mixer(n).label, f"{n}-{scale}") for n in chosen]
+    if families is None or "thex" in families:
+        depth = resolve_config(f"hyena-{scale}", vocab_size=8).n_layer
+        rows.append(("THEX", f"thex-{scale}-{depth // 2}"))
+    return rows
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -286,6 +294,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="Markdown results file")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
                         help="torch threads per measurement (1 gives stable CPU-time numbers on a shared machine)")
+    parser.add_argument("--families", default=None,
+                        help="comma-separated families to measure, e.g. gpt2,hyena,mamba (default: all, and THEX)")
+    parser.add_argument("--families-only", action="store_true",
+                        help="only the families table (skips the transformers and mixer-alone sections)")
     args = parser.parse_args(argv)
     plan = grid(args.quick)
     # Import once here, so every forked child starts with them loaded.
@@ -337,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     emit("| family | preset | params | length | batch | tokens/s | tokens/CPU-s | peak memory | GFLOP/s | MFU | MFU (CPU time) |")
     emit("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for scale in plan["scales"]:
-        for family, name in family_presets(scale):
+        for family, name in family_presets(scale, args.families.split(",") if args.families else None):
             for seq_len in plan["lengths"]:
                 spec = job("model", seq_len, name=name)
                 result = measure(spec)
@@ -351,6 +363,10 @@ def main(argv: list[str] | None = None) -> int:
                     f"{result['flops_per_s'] / peak_flops:.0%} | {result['flops_per_cpu_s'] / peak_cpu:.0%} |"
                 )
 
+    if args.families_only:
+        emit("")
+        emit(f"- load average at end: {load_average()}; wall time {time.time() - started:,.0f} s")
+        return 0
     emit("")
     emit("## Ours vs transformers GPT2LMHeadModel (same configuration, forward+backward)")
     emit("")
