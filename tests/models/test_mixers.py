@@ -147,3 +147,16 @@ def test_entry_point_registration(tmp_path, user_module, monkeypatch):
     model = build_model("shifty:16*2", vocab_size=10, shifty_shift=3)  # flat option spelling works too
     assert model.layers[1].mixer.shift == 3 and get_mixer("shifty").name == "shifty"
     check_causal("shifty", width=8)
+
+
+def test_configs_written_with_flat_family_options_still_load():
+    """config.json files from before the registry spell family options flat; they rebuild the same model."""
+    from lolameme.models import model_from_config, resolve_config
+
+    new = resolve_config("thex-tiny-1", vocab_size=30)
+    old = {key: value for key, value in new.to_dict().items() if key != "mixers"}
+    old.update(n_head=4, gpt2_mlp_ratio=4, hyena_mlp_ratio=2, hyena_order=2, hyena_filter_order=64,
+               hyena_pos_emb_dim=33, hyena_short_filter=3, hyena_sine_freq=14.0)
+    assert model_from_config(old).config == new
+    with pytest.raises(ModelError, match="ambiguous key 'mlp_ratio'"):
+        resolve_config("gpt2:32", vocab_size=5, mlp_ratio=2)

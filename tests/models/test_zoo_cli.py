@@ -14,32 +14,7 @@ from typer.testing import CliRunner
 
 from lolameme.cli import app
 from lolameme.data.io import DatasetWriter
-
-MIXER_FILE = '''
-import torch
-from torch import nn
-
-
-class ShiftGate(nn.Module):
-    """Mixes each position with its predecessor through a gate."""
-
-    residual_projections = ("out.weight",)
-
-    def __init__(self, width, shift=1):
-        super().__init__()
-        self.shift = shift
-        self.gate = nn.Linear(width, width)
-        self.out = nn.Linear(width, width)
-
-    def forward(self, x):
-        past = torch.nn.functional.pad(x, (0, 0, self.shift, 0))[:, : x.shape[1]]
-        return self.out(torch.sigmoid(self.gate(x)) * past)
-
-
-class Peeks(ShiftGate):
-    def forward(self, x):
-        return self.out(torch.cat([x[:, 1:], x[:, -1:]], dim=1))
-'''
+from test_mixers import USER_MIXERS  # the user's mixer file: GatedShift, and Peeks (not causal)
 
 TRAIN = ["--steps", "4", "--set", "batch_size=8", "--set", "val_samples=0", "--set", "warmup_steps=1",
          "--set", "progress=false", "--recipe", "none"]
@@ -64,7 +39,7 @@ def invoke(*args: str):
 def in_mixer_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A user's mixer file in the current directory (found as `lolameme` would find it from a shell)."""
     name = f"my_mixers_{abs(hash(str(tmp_path))) % 10**8}"
-    (tmp_path / f"{name}.py").write_text(textwrap.dedent(MIXER_FILE))
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(USER_MIXERS))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("sys.path", list(__import__("sys").path))  # the cwd fallback appends; undone after
     return name
@@ -72,7 +47,7 @@ def in_mixer_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def test_a_user_mixer_in_its_own_file_trains_and_evaluates_from_the_cli(tmp_path, in_mixer_dir):
     data = write_tiny_dataset(tmp_path / "data")
-    spec = f"{in_mixer_dir}:ShiftGate:32*2"
+    spec = f"{in_mixer_dir}:GatedShift:32*2"
     result = invoke("train", "--data", data, "--out", tmp_path / "run", "--model", spec, *TRAIN)
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["layers"] == spec
