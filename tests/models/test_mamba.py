@@ -13,26 +13,27 @@ from lolameme.models.mamba import MambaMixer, chunked_scan, scan_loop, selective
 
 def _scan_inputs(batch: int, seq_len: int, inner: int, state: int, steepness: float = 1.0):
     generator = torch.Generator().manual_seed(0)
-    dA = -steepness * torch.rand(batch, seq_len, inner, state, generator=generator, dtype=torch.float64)
+    delta = torch.rand(batch, seq_len, inner, generator=generator, dtype=torch.float64)
+    A = -steepness * torch.rand(inner, state, generator=generator, dtype=torch.float64)
     dBu = torch.randn(batch, seq_len, inner, state, generator=generator, dtype=torch.float64)
-    return dA, dBu
+    return delta, A, dBu
 
 
 @pytest.mark.parametrize("seq_len, chunk, steepness", [(37, 8, 1.0), (64, 32, 1.0), (5, 32, 1.0), (40, 32, 30.0), (9, 4, 200.0)])
 def test_chunked_scan_equals_the_step_by_step_recurrence(seq_len, chunk, steepness):
-    dA, dBu = _scan_inputs(2, seq_len, 6, 4, steepness)
+    delta, A, dBu = _scan_inputs(2, seq_len, 6, 4, steepness)
+    dA = delta.unsqueeze(-1) * A
     expected = torch.zeros_like(dBu[:, 0])
     for t in range(seq_len):  # written out here, independent of scan_loop
         expected = torch.exp(dA[:, t]) * expected + dBu[:, t]
         torch.testing.assert_close(scan_loop(dA, dBu)[:, t], expected, rtol=1e-12, atol=1e-12)
-    states = chunked_scan(dA, dBu, chunk)
+    states = chunked_scan(delta, A, dBu, chunk)
     torch.testing.assert_close(states, scan_loop(dA, dBu), rtol=1e-10, atol=1e-10)
     # The comparison can fail: a state from one chunk too early differs.
     assert not torch.allclose(states[:, 1:], scan_loop(dA, dBu)[:, :-1])
 
 
 def test_selective_scan_output_matches_the_formula_at_one_step():
-    dA, _ = _scan_inputs(1, 1, 3, 2)
     u, delta = torch.randn(1, 1, 3, dtype=torch.float64), torch.rand(1, 1, 3, dtype=torch.float64)
     A, B, C, D = -torch.rand(3, 2, dtype=torch.float64), torch.randn(1, 1, 2, dtype=torch.float64), torch.randn(1, 1, 2, dtype=torch.float64), torch.randn(3, dtype=torch.float64)
     h = (delta * u)[0, 0, :, None] * B[0, 0][None, :]  # h_0 = Δ B u from a zero state

@@ -54,27 +54,33 @@ def scan_loop(dA: torch.Tensor, dBu: torch.Tensor) -> torch.Tensor:
     return torch.stack(states, dim=1)
 
 
-def chunked_scan(dA: torch.Tensor, dBu: torch.Tensor, chunk: int = 32) -> torch.Tensor:
-    """The same states as :func:`scan_loop`, ``chunk`` steps at a time (see the module docstring)."""
+def chunked_scan(delta: torch.Tensor, A: torch.Tensor, dBu: torch.Tensor, chunk: int = 32) -> torch.Tensor:
+    """The states of :func:`scan_loop` for dA = delta A, ``chunk`` steps at a time (see the module docstring).
+
+    delta: [B, T, E] (> 0); A: [E, N] (< 0); dBu: [B, T, E, N]. As A does not
+    change along time, the running sum of Δ A is the running sum of Δ times A,
+    a cumulative sum over [B, T, E] rather than [B, T, E, N].
+    """
     batch, seq_len = dBu.shape[:2]
-    steepest = float(-dA.detach().min()) if dA.numel() else 0.0
+    steepest = float(delta.detach().max() * -A.detach().min()) if delta.numel() else 0.0
     if steepest > 0:
         chunk = min(chunk, int(_MAX_CHUNK_DECAY / steepest))
     chunk = min(chunk, seq_len)
     if chunk <= 1:
-        return scan_loop(dA, dBu)
+        return scan_loop(delta.unsqueeze(-1) * A, dBu)
     n_chunks = -(-seq_len // chunk)
     pad = n_chunks * chunk - seq_len
-    if pad:  # zero decay and zero input: padded steps change nothing before them
-        dA, dBu = F.pad(dA, (0, 0, 0, 0, 0, pad)), F.pad(dBu, (0, 0, 0, 0, 0, pad))
-    shape = (batch, n_chunks, chunk, *dBu.shape[2:])
-    c = dA.reshape(shape).cumsum(dim=2)  # log decay from each chunk's start, in [-60, 0]
-    within = c.exp() * (dBu.reshape(shape) * (-c).exp()).cumsum(dim=2)  # states from a zero start
-    carried, h = [], torch.zeros_like(within[:, 0, 0])
+    if pad:  # zero time step and zero input: padded steps change nothing before them
+        delta, dBu = F.pad(delta, (0, 0, 0, pad)), F.pad(dBu, (0, 0, 0, 0, 0, pad))
+    c = delta.reshape(batch, n_chunks, chunk, -1).cumsum(dim=2).unsqueeze(-1) * A  # in [-60, 0]
+    decay = c.exp()
+    within = decay * (dBu.reshape(c.shape) / decay).cumsum(dim=2)  # states from a zero start
+    last_state, last_decay = within[:, :, -1], decay[:, :, -1]  # sliced once: one gradient buffer each
+    carried, h = [], torch.zeros_like(last_state[:, 0])
     for index in range(n_chunks):
         carried.append(h)
-        h = within[:, index, -1] + c[:, index, -1].exp() * h
-    states = within + c.exp() * torch.stack(carried, dim=1).unsqueeze(2)
+        h = last_state[:, index] + last_decay[:, index] * h
+    states = within + decay * torch.stack(carried, dim=1).unsqueeze(2)
     return states.reshape(batch, n_chunks * chunk, *dBu.shape[2:])[:, :seq_len]
 
 
@@ -83,9 +89,11 @@ def selective_scan(
     scan: str = "chunked", chunk: int = 32,
 ) -> torch.Tensor:
     """y_t = C_t · h_t + D u_t. u, delta: [B, T, E]; A: [E, N]; B, C: [B, T, N]; D: [E] -> y [B, T, E]."""
-    dA = delta.unsqueeze(-1) * A  # [B, T, E, N], <= 0
-    dBu = (delta * u).unsqueeze(-1) * B.unsqueeze(2)
-    states = chunked_scan(dA, dBu, chunk) if scan == "chunked" else scan_loop(dA, dBu)
+    dBu = (delta * u).unsqueeze(-1) * B.unsqueeze(2)  # [B, T, E, N]
+    if scan == "chunked":
+        states = chunked_scan(delta, A, dBu, chunk)
+    else:
+        states = scan_loop(delta.unsqueeze(-1) * A, dBu)
     return torch.einsum("bten,btn->bte", states, C) + u * D
 
 
