@@ -44,7 +44,7 @@ FILE_KEYS = ("description", "extends", "tasks", "train", "family_overrides")
 #: (the best measured for tiny models on a 2-core CPU, docs/training.md). Other models: no recipe.
 DEFAULT_RECIPES: dict[str, str] = {
     model: "words-copy-first"
-    for model in ("gpt2-tiny", "hyena-tiny", *(f"thex-tiny-{i}" for i in range(6)))
+    for model in ("gpt2-tiny", "hyena-tiny", "mamba-tiny", *(f"thex-tiny-{i}" for i in range(6)))
 }
 
 
