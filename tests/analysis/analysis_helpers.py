@@ -49,7 +49,8 @@ def attention_copier(tok, offset: int = OFFSET, max_len: int = 64) -> nn.Module:
         model.token_embedding.weight[:vocab, max_len:] = torch.eye(vocab)
         qkv = model.layers[0].mixer.qkv.weight                         # [3W, W]
         qkv[:max_len, :max_len] = 4 * torch.eye(max_len)                # query: own position
-        qkv[width:width + max_len, :max_len] = torch.diag(torch.ones(max_len - offset), -offset)  # key: position + offset
+        shift = torch.diag(torch.ones(max_len - offset), -offset)
+        qkv[width:width + max_len, :max_len] = shift                    # key: its position + offset
         qkv[2 * width + max_len:, max_len:] = torch.eye(vocab)          # value: the token
         model.layers[0].mixer.proj.weight[max_len:, max_len:] = 3 * torch.eye(vocab)
     return model.eval()

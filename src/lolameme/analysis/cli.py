@@ -25,7 +25,8 @@ def analyze_command(
     checkpoint: str = typer.Option("best", "--checkpoint", help="best, last or a step number"),
     max_pairs: int = typer.Option(_DEFAULTS.max_pairs, "--max-pairs", min=1, help="causal-patching pairs per kind"),
     batch_size: int = typer.Option(_DEFAULTS.batch_size, "--batch-size", min=1, help="programs per forward pass"),
-    seed: int = typer.Option(_DEFAULTS.seed, "--seed", help="seed of the fresh-init model, control task, folds and pairs"),
+    seed: int = typer.Option(_DEFAULTS.seed, "--seed",
+                             help="seed of the fresh-init model, control task, folds and pairs"),
     out: Optional[Path] = typer.Option(None, "--out", help="output directory (default RUN/analysis)"),
 ) -> None:
     """Attention attribution, linear probes, causal patching and Hyena filters: RUN/analysis/report.md."""

@@ -50,17 +50,21 @@ def sep_features(model: nn.Module, samples: Sequence[Sample], pad_id: int, batch
     return out
 
 
-def target_values(samples: Sequence[Sample]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Target names, values [T, N] (object ints) and a mask [T, N] of rows that have the target."""
+def target_values(samples: Sequence[Sample]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Target names, values [T, N] (object ints), a mask [T, N] of rows that have the target, and
+    each target's kind [T, N]: 'copy' (a bare literal or name), 'computed' (an operator) or 'global'."""
     n_statements = max(len(s.trace.statements) for s in samples)
     names = ["printed"] + [f"statement {k}" for k in range(1, n_statements + 1)]
     values = np.zeros((len(names), len(samples)), dtype=object)
     present = np.zeros((len(names), len(samples)), dtype=bool)
+    kinds = np.full((len(names), len(samples)), "", dtype=object)
     for n, s in enumerate(samples):
-        values[0, n], present[0, n] = s.trace.output, True
         for k, statement in enumerate(s.trace.statements, start=1):
             values[k, n], present[k, n] = statement.value, True
-    return names, values, present
+            kinds[k, n] = "copy" if statement.depth == 1 else "computed"
+        values[0, n], present[0, n] = s.trace.output, True
+        kinds[0, n] = kinds[s.defining, n] if s.defining else "global"
+    return names, values, present, kinds
 
 
 def digit_labels(values: np.ndarray, present: np.ndarray, place: int) -> np.ndarray:
@@ -136,20 +140,21 @@ def _standardised(features: Sequence[torch.Tensor]) -> torch.Tensor:
 
 
 def accuracy(predictions: np.ndarray, labels: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-    """[S, T] share of present labels predicted right (over ``rows`` if given); NaN where none present."""
+    """[S, T] share of present labels predicted right (over ``rows`` [N] or [T, N] if given); NaN where none."""
     present = labels >= 0
     if rows is not None:
-        present = present & rows[None, :]
+        present = present & (rows if rows.ndim == 2 else rows[None, :])
     right = ((predictions == labels[None]) & present[None]).sum(-1)
     total = present.sum(-1)
     return np.where(total > 0, right / np.maximum(total, 1), np.nan)
 
 
 def chance(labels: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-    """[T] accuracy of always answering the most common label (over ``rows`` if given)."""
+    """[T] accuracy of always answering the most common label (over ``rows`` [N] or [T, N] if given)."""
     out = np.full(labels.shape[0], np.nan)
+    mask = np.ones_like(labels, dtype=bool) if rows is None else np.broadcast_to(rows, labels.shape)
     for t, row in enumerate(labels):
-        valid = row[(row >= 0) & (rows if rows is not None else True)]
+        valid = row[(row >= 0) & mask[t]]
         if valid.size:
             out[t] = np.bincount(valid).max() / valid.size
     return out
@@ -158,14 +163,17 @@ def chance(labels: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
 def probe_table(features: dict[str, Sequence[torch.Tensor]], samples: Sequence[Sample], *, folds: int = 5,
                 seed: int = 0) -> pa.Table:
     """Long table of held-out accuracy: model ('trained' / 'fresh'), task ('value' / 'control'),
-    target, digit, stream, hops ('all' or a count), accuracy, chance, n.
+    target, digit, stream, slice and value (all rows; by hops; by the target's kind), accuracy, chance, n.
 
     ``features`` maps a model name to its :func:`sep_features`; the control task is probed on the
-    trained model's features only.
+    trained model's features only, and reported over all rows.
     """
-    names, values, present = target_values(samples)
-    groups = slices_by(samples)
-    out = Rows("model", "task", "target", "digit", "stream", "hops", "accuracy", "chance", "n")
+    names, values, present, kinds = target_values(samples)
+    shape = present.shape
+    groups = [("all" if name == "all" else "hops", name, np.broadcast_to(rows, shape))
+              for name, rows in slices_by(samples)]
+    groups += [("kind", kind, kinds == kind) for kind in ("copy", "computed", "global") if (kinds == kind).any()]
+    out = Rows("model", "task", "target", "digit", "stream", "slice", "value", "accuracy", "chance", "n")
     for digit, place in DIGITS.items():
         real = digit_labels(values, present, place)
         tasks = {"value": real, "control": control_labels(values, real, seed + place)}
@@ -174,13 +182,14 @@ def probe_table(features: dict[str, Sequence[torch.Tensor]], samples: Sequence[S
                 if task == "control" and model_name != "trained":
                     continue
                 predicted = held_out_predictions(feats, labels, folds=folds, seed=seed)
-                for hop_name, rows in groups:
+                for slice_name, value, rows in groups:
+                    if task == "control" and slice_name != "all":
+                        continue
                     acc, base = accuracy(predicted, labels, rows), chance(labels, rows)
-                    n = ((labels >= 0) & rows[None]).sum(-1)
-                    for s in range(acc.shape[0]):
+                    n = ((labels >= 0) & rows).sum(-1)
+                    for stream in range(acc.shape[0]):
                         for t, target in enumerate(names):
-                            if task == "control" and hop_name != "all":
-                                continue
-                            out.add(model_name, task, target, digit, s, hop_name, float(acc[s, t]),
-                                    float(base[t]), int(n[t]))
+                            if n[t]:
+                                out.add(model_name, task, target, digit, stream, slice_name, value,
+                                        float(acc[stream, t]), float(base[t]), int(n[t]))
     return out.table()

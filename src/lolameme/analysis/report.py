@@ -76,7 +76,7 @@ def probes_figure(tables: dict[str, pa.Table], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     df = _frame(tables["probes"])
-    df = df[df.hops == "all"]
+    df = df[df.slice == "all"]
     digits = list(dict.fromkeys(df.digit))
     fig, axes = plt.subplots(len(digits), 2, figsize=(10, 3.2 * len(digits)), squeeze=False)
     for row, digit in zip(axes, digits):
@@ -85,7 +85,8 @@ def probes_figure(tables: dict[str, pa.Table], path: Path) -> Path:
         for (model, task), style in {("trained", "value"): "o-", ("fresh", "value"): "s--",
                                      ("trained", "control"): "^:"}.items():
             line = printed[(printed.model == model) & (printed.task == task)]
-            row[0].plot(line.stream, line.accuracy, style, label=f"{model}, {'control task' if task == 'control' else 'value'}")
+            name = "control task" if task == "control" else "value"
+            row[0].plot(line.stream, line.accuracy, style, label=f"{model}, {name}")
         real = printed[(printed.model == "trained") & (printed.task == "value")]
         row[0].axhline(real.chance.iloc[0], color="grey", lw=0.8, label="chance (majority digit)")
         row[0].set_title(f"printed value, {digit} digit", fontsize=9)
@@ -210,7 +211,8 @@ def _accuracy_section(tables: dict[str, pa.Table]) -> str:
     rows = [[r.slice, r.value, r.n, _pct(r.exact_match), f"{r.p_answer:.3g}"] for r in df.itertuples()]
     return ("## The model on these rows\n\nExact match (greedy, as the evaluator scores it) and the mean "
             "probability of the whole answer, by hops and by the number of the statement that defines the "
-            "printed value (0: a global).\n\n" + _md_table(["slice", "value", "rows", "exact match", "P(answer)"], rows))
+            "printed value (0: a global).\n\n"
+            + _md_table(["slice", "value", "rows", "exact match", "P(answer)"], rows))
 
 
 def _attention_section(tables: dict[str, pa.Table], figures: dict[str, Path]) -> str:
@@ -236,7 +238,7 @@ def _attention_section(tables: dict[str, pa.Table], figures: dict[str, Path]) ->
 
 def _probes_section(tables: dict[str, pa.Table], figures: dict[str, Path]) -> str:
     df = _frame(tables["probes"])
-    printed = df[(df.target == "printed") & (df.hops == "all")]
+    printed = df[(df.target == "printed") & (df.slice == "all")]
     rows = []
     for (digit, stream), part in printed.groupby(["digit", "stream"], sort=False):
         get = {(r.model, r.task): r for r in part.itertuples()}
@@ -248,8 +250,8 @@ def _probes_section(tables: dict[str, pa.Table], figures: dict[str, Path]) -> st
             "a digit of the printed value from the residual stream at `<sep>` (stream 0: embeddings; stream l: "
             "after layer l-1), on the trained model, on a freshly initialised one, and on the control task "
             "(selectivity = trained minus control, in points). Chance is the most common digit's share, for the "
-            "real digit and for the control task's random digits. Statement values and the split by hops are in "
-            "`probes.parquet`.\n\n"
+            "real digit and for the control task's random digits. Statement values, and every target split by hops and "
+            "by its kind (a copied literal or name, or a computed value), are in `probes.parquet`.\n\n"
             + _md_table(["digit", "stream", "trained", "fresh", "control task", "selectivity", "chance",
                          "control chance"], rows))
 
