@@ -59,6 +59,7 @@ def attention_figure(tables: dict[str, pa.Table], path: Path) -> Path:
     df = df[df.hops == "all"]
     shown = ("defining", "defining value", "print", "noise")
     fig, axes = plt.subplots(1, len(shown), figsize=(4.4 * len(shown), 3 + 0.3 * df.layer.nunique()))
+    fig.subplots_adjust(wspace=0.3)
     for ax, role in zip(axes, shown):
         grid = df[df.role == role].pivot(index="layer", columns="head", values="attention")
         uniform = df[df.role == role].uniform.mean()
