@@ -35,8 +35,8 @@ class _Group(TyperGroup):
 
     A LolamemeError reads ``Error: <Class>: <message>``; a usage error (unknown
     option, bad value, missing argument) ``Error: <command>: <problem> (see --help)``;
-    an operating-system error on a path (read-only, not a directory, a symlink
-    loop...) ``Error: <reason>: <path>``.
+    an operating-system error on a path that no check caught first (read-only,
+    not a directory, a symlink loop...) ``Error: <OSError class>: <reason>: <path>``.
     """
 
     def make_context(self, info_name, args, parent=None, **extra):
