@@ -69,7 +69,8 @@ def _refuse_empty_arguments(ctx) -> None:
         if not arg.strip() or (arg.startswith("--") and arg.endswith("=")):
             owner = arg.rstrip("=") if arg.strip() else (args[k - 1] if k and args[k - 1].startswith("-") else "")
             what = f"option {owner}" if owner else f"argument {k + 1}"
-            command = " ".join([ctx.command_path, *args[:1]]) if args and not args[0].startswith("-") else ctx.command_path
+            verb = args[:1] if args and not args[0].startswith("-") else []
+            command = " ".join([ctx.command_path, *verb])
             raise _fail(f"Error: {command}: {what} is empty; give a value (see {command} --help)")
 
 

@@ -159,12 +159,13 @@ def init_pool_worker(pid: int) -> None:
 
     Ctrl-C reaches every process of the terminal's group; the owner handles it (it stops and writes
     no manifest), so a worker just exits instead of printing a KeyboardInterrupt traceback or
-    finishing its chunk. Dying with the owner: without it a worker finishes the chunk it holds after a ``kill -9`` of the generating process,
-    burning a core on work nobody reads; a forkserver's workers (ListOps) even wait forever, since
-    they hold the write ends of their own task pipe. A thread waits on a pidfd of ``pid`` (Linux
-    5.3+); elsewhere Linux is asked to kill the worker with its parent, and failing that the worker
-    notices at its next task, as before. A result sent to a parent already gone ends the worker
-    quietly instead of printing a BrokenPipeError.
+    finishing its chunk. Dying with the owner: without it a worker finishes the chunk it holds
+    after a ``kill -9`` of the generating process, burning a core on work nobody reads; a
+    forkserver's workers (ListOps) even wait forever, since they hold the write ends of their own
+    task pipe. A thread waits on a pidfd of ``pid`` (Linux 5.3+); elsewhere Linux is asked to kill
+    the worker with its parent, and failing that the worker notices at its next task, as before.
+    A result sent to a parent already gone ends the worker quietly instead of printing a
+    BrokenPipeError.
     """
     signal.signal(signal.SIGINT, lambda *_: os._exit(130))
     if hasattr(signal, "SIGPIPE"):
