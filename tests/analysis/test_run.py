@@ -46,7 +46,9 @@ def test_hyena_run_says_attribution_does_not_apply(tmp_path, small_data):
     run = make_run(tmp_path / "run", small_data, "hyena-tiny")
     out = analyze_run(run, split="test_without_globals", settings=QUICK)
     assert not (out / "attention.png").exists() and (out / "filters.png").exists()
-    assert "attribution: the model (hyena:" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "attribution: the model (hyena:" in report
+    assert "global patching pairs: no program of these rows allows a global pair" in report
 
 
 def _listops_run(tmp_path):

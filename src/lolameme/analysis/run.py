@@ -114,6 +114,11 @@ def measure(loaded: LoadedRun, samples: list[Sample], context: PairContext, sett
     fresh = model_from_config(model.config).eval()
     result = AnalysisResult(meta={"rows": len(samples), "layers": model.config.layers, "seconds": {},
                                       "cpu_seconds": {}})
+    pairs = make_pairs(samples, context, seed=settings.seed, max_pairs=settings.max_pairs)
+    for kind, found in pairs.items():
+        if not found:
+            result.skipped[f"{kind} patching pairs"] = (f"no program of these rows allows a {kind} pair "
+                                                        f"(docs/analysis.md says what each kind needs)")
     steps = [
         ("accuracy", lambda: {"accuracy": accuracy_table(model, samples, pad, settings.batch_size)}),
         ("attribution", lambda: {"attention": attribution_table(model, samples, pad, settings.batch_size)}),
@@ -121,9 +126,7 @@ def measure(loaded: LoadedRun, samples: list[Sample], context: PairContext, sett
             {"trained": sep_features(model, samples, pad, settings.batch_size),
              "fresh": sep_features(fresh, samples, pad, settings.batch_size)},
             samples, folds=settings.folds, seed=settings.seed)}),
-        ("patching", lambda: {"patching": patching_table(
-            model, make_pairs(samples, context, seed=settings.seed, max_pairs=settings.max_pairs),
-            pad, settings.batch_size)}),
+        ("patching", lambda: {"patching": patching_table(model, pairs, pad, settings.batch_size)}),
         ("filters", lambda: dict(zip(("filter_impulse", "filter_reach"),
                                      filter_tables({"trained": model, "fresh": fresh},
                                                    max(len(s.ids) for s in samples)) or ()))),
