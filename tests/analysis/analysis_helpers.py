@@ -94,12 +94,12 @@ class PositionCopier(nn.Module):
 
 
 def make_run(run: Path, data: Path, model_name: str = "gpt2-tiny", tokenizer: str = "char",
-             train_extra: dict | None = None) -> Path:
+             train_extra: dict | None = None, context: int = 128) -> Path:
     """An untrained run directory on ``data``: enough to exercise every measure and every refusal."""
     tok = get_tokenizer(tokenizer)
     run.mkdir(parents=True)
     torch.manual_seed(0)
-    model = build_model(model_name, vocab_size=tok.vocab_size, max_seq_len=128)
+    model = build_model(model_name, vocab_size=tok.vocab_size, max_seq_len=context)
     tok.save(run / "tokenizer.json")
     atomic_write_json(run / "config.json", {
         "train": {"data": str(data), "reverse_answer": True, **(train_extra or {})},

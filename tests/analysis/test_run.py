@@ -70,6 +70,7 @@ def _listops_run(tmp_path):
     ("other tokenizer", TokenizerError, "cannot encode this program"),
     ("listops", DatasetError, "'listops' dataset; its samples carry no trace"),
     ("trace format", CheckpointError, "'trace' format"),
+    ("short context", DatasetError, "longer than the model's context of 16 tokens"),
 ])
 def test_bad_input_is_refused_and_the_previous_analysis_survives(tmp_path, small_data, case, error, message):
     split = "test_nope" if case == "missing split" else "test_without_globals"
@@ -77,7 +78,8 @@ def test_bad_input_is_refused_and_the_previous_analysis_survives(tmp_path, small
         run, split = _listops_run(tmp_path), "test"
     else:
         run = make_run(tmp_path / "run", small_data, tokenizer="listops" if case == "other tokenizer" else "char",
-                       train_extra={"answer_format": "trace"} if case == "trace format" else None)
+                       train_extra={"answer_format": "trace"} if case == "trace format" else None,
+                       context=16 if case == "short context" else 128)
     if case == "no model":
         shutil.rmtree(run / "best")
     (run / "analysis").mkdir()
