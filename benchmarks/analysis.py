@@ -46,7 +46,7 @@ def prepare(work: Path, family: str) -> Path:
     if not (run / "best").exists():
         train(make_config({"data": str(data), "out": str(run), "model": family, "tokenizer": "words",
                            "reverse_answer": True, "steps": 30, "val_samples": 64, "val_every": 30,
-                           "progress": False, "seed": 0}))
+                           "progress": False, "seed": 0, "recipe": "none"}))
     return run
 
 
