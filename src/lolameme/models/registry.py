@@ -122,7 +122,7 @@ def mixer_names() -> list[str]:
 
 def is_mixer_name(kind: str) -> bool:
     """Whether ``kind`` can name a mixer in a layer spec, without importing anything heavy."""
-    return kind in MIXERS or kind in _registered or kind in _entry_points() or bool(_CLASS_REF.match(kind))
+    return kind in MIXERS or kind in _registered or bool(_CLASS_REF.match(kind)) or kind in _entry_points()
 
 
 def get_mixer(kind: str) -> Mixer:
