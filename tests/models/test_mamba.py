@@ -33,6 +33,16 @@ def test_chunked_scan_equals_the_step_by_step_recurrence(seq_len, chunk, steepne
     assert not torch.allclose(states[:, 1:], scan_loop(dA, dBu)[:, :-1])
 
 
+@pytest.mark.parametrize("seq_len, chunk", [(37, 8), (64, 32), (3, 32)])
+def test_selective_scan_chunked_equals_the_loop(seq_len, chunk):
+    generator = torch.Generator().manual_seed(1)
+    u, delta = torch.randn(2, seq_len, 6, generator=generator, dtype=torch.float64), torch.rand(2, seq_len, 6, dtype=torch.float64, generator=generator)
+    A, D = -torch.rand(6, 4, dtype=torch.float64, generator=generator), torch.randn(6, dtype=torch.float64, generator=generator)
+    B, C = torch.randn(2, seq_len, 4, dtype=torch.float64, generator=generator), torch.randn(2, seq_len, 4, dtype=torch.float64, generator=generator)
+    expected = selective_scan(u, delta, A, B, C, D, "loop")
+    torch.testing.assert_close(selective_scan(u, delta, A, B, C, D, "chunked", chunk), expected, rtol=1e-10, atol=1e-10)
+
+
 def test_selective_scan_output_matches_the_formula_at_one_step():
     u, delta = torch.randn(1, 1, 3, dtype=torch.float64), torch.rand(1, 1, 3, dtype=torch.float64)
     A, B, C, D = -torch.rand(3, 2, dtype=torch.float64), torch.randn(1, 1, 2, dtype=torch.float64), torch.randn(1, 1, 2, dtype=torch.float64), torch.randn(3, dtype=torch.float64)
