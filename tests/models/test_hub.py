@@ -48,3 +48,9 @@ def test_gpt2_stack_exports_to_transformers_with_equal_logits():
         to_transformers_gpt2(build_model("hyena:32,gpt2:32", vocab_size=41, n_head=4))
     with pytest.raises(ModelError, match="pos_encoding is 'rotary'"):
         to_transformers_gpt2(build_model("gpt2:32", vocab_size=41, n_head=4, pos_encoding="rotary"))
+
+
+def test_a_missing_hf_extra_is_one_line_naming_it(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "huggingface_hub", None)  # as if not installed
+    with pytest.raises(ModelError, match=r"huggingface_hub is not installed.*pip install 'lolameme\[hf\]'"):
+        StackModel.from_pretrained("someone/some-model")

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from lolameme.errors import ModelError
-from lolameme.models import MIXERS, build_model, check_causal, get_mixer, mixer_names, parse_layers
+from lolameme.models import build_model, check_causal, get_mixer, mixer_names, parse_layers
 
 USER_MIXERS = '''
 import torch
@@ -78,7 +78,7 @@ def user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     sys.modules.pop(name, None)
 
 
-@pytest.mark.parametrize("kind", list(MIXERS))
+@pytest.mark.parametrize("kind", mixer_names())  # built-ins and every installed entry point
 def test_every_registered_mixer_is_causal(kind):
     torch.manual_seed(0)
     options = {"n_head": 4} if kind == "gpt2" else {}

@@ -18,7 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from lolameme.errors import LolamemeError, ModelError
+from lolameme.errors import ModelError
+from lolameme.models.hub import require_hf
 from lolameme.tokenizers import Tokenizer, load_tokenizer
 
 
@@ -38,10 +39,7 @@ class TransformersLM(nn.Module):
 
 def load_transformers_lm(directory: Path) -> tuple[TransformersLM, Tokenizer]:
     """The model and lolameme tokenizer of a local transformers directory (no network)."""
-    try:
-        import transformers
-    except ImportError:
-        raise LolamemeError("transformers is not installed; it comes with the hf extra: pip install 'lolameme[hf]'") from None
+    transformers = require_hf("transformers")
     if not (directory / "config.json").is_file():
         raise ModelError(f"--hf-model {directory}: no config.json, so not a transformers model directory")
     tokenizer = load_tokenizer(directory / "tokenizer.json")

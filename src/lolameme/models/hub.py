@@ -21,7 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from lolameme.atomic import atomic_dir, atomic_path, atomic_write_json
-from lolameme.errors import CheckpointError, LolamemeError, ModelError
+from lolameme.errors import CheckpointError, ModelError
 
 if TYPE_CHECKING:
     from lolameme.models.stack import StackModel
@@ -30,14 +30,17 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
 
-def _require(module: str) -> Any:
-    """Import an optional extra's module, or say in one line how to install it."""
+HF_HINT = "pip install 'lolameme[hf]'"
+
+
+def require_hf(module: str) -> Any:
+    """Import a module of the ``hf`` extra (transformers, huggingface_hub), or say in one line how to install it."""
     import importlib
 
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise LolamemeError(f"{module} is not installed; it comes with the hf extra: pip install 'lolameme[hf]'") from None
+        raise ModelError(f"{module} is not installed; it comes with the hf extra: {HF_HINT}") from None
 
 
 def save_pretrained(model: "StackModel", directory: str | Path) -> Path:
@@ -59,7 +62,7 @@ def from_pretrained(source: str | Path, device: str | torch.device = "cpu", revi
     if not directory.is_dir():
         if Path(source).exists() or str(source).count("/") != 1:
             raise CheckpointError(f"{source} is not a directory with {CONFIG_FILE} and {WEIGHTS_FILE}, nor a Hub id 'owner/name'")
-        hub = _require("huggingface_hub")
+        hub = require_hf("huggingface_hub")
         directory = Path(hub.snapshot_download(str(source), revision=revision, allow_patterns=[CONFIG_FILE, WEIGHTS_FILE]))
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         if not (directory / name).is_file():
@@ -81,7 +84,7 @@ def push_to_hub(model: "StackModel", repo_id: str, private: bool = True, token: 
     """Upload the save_pretrained directory to the Hub (``hf`` extra); returns the commit URL."""
     import tempfile
 
-    hub = _require("huggingface_hub")
+    hub = require_hf("huggingface_hub")
     api = hub.HfApi(token=token)
     api.create_repo(repo_id, private=private, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
@@ -130,7 +133,7 @@ def load_transformers_gpt2(ours: "StackModel", theirs: Any) -> None:
 
 def to_transformers_gpt2(model: "StackModel", tokenizer: Any = None) -> Any:
     """The same network as a ``transformers.GPT2LMHeadModel`` (``hf`` extra); its logits equal ours."""
-    transformers = _require("transformers")
+    transformers = require_hf("transformers")
     _check_gpt2(model)
     config = model.config
     options = config.options("gpt2")
