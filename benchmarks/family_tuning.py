@@ -95,6 +95,7 @@ GRIDS: dict[str, list[dict[str, Any]]] = {
         _ar("hyena64x2 lr1e-3", "hyena:64*2", lr=1e-3),
         _ar("hyena64x2 lr3e-4", "hyena:64*2", lr=3e-4),
         _ar("hyena64x2 lr1e-3 ctx512", "hyena:64*2", lr=1e-3, max_seq_len=512),
+        _ar("hyena64x2 lr1e-3 full-loss", "hyena:64*2", lr=1e-3, loss="full"),
         _ar("gpt2-64x2 lr1e-3", "gpt2:64*2", lr=1e-3),
         _ar("gpt2-64x2 lr3e-3", "gpt2:64*2", lr=3e-3),
         _ar("thex64 lr1e-3", "hyena:64,gpt2:64,hyena:64", lr=1e-3),
