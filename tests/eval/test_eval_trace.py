@@ -29,7 +29,7 @@ def test_gpt2_tiny_memorises_a_handful_of_traces(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # few programs per global: expected here
         generate_dataset("base", data, overrides=HANDFUL)
-    config = make_config({"data": str(data), "out": str(run), "model": "gpt2-tiny", "steps": 150,
+    config = make_config({"data": str(data), "out": str(run), "model": "gpt2-tiny", "steps": 300,
                           "answer_format": "trace", "reverse_answer": True, "trace_weight": 0.5,
                           "batch_size": 16, "lr": 3e-3, "warmup_steps": 10, "weight_decay": 0.0, "val_samples": 0,
                           "checkpoint_every": 10_000, "progress": False, "seed": 0, "recipe": "none"})
