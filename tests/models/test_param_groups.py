@@ -70,3 +70,12 @@ def test_the_trainer_optimizer_uses_the_groups_and_the_configured_lr_scale():
     bad = make_config({"data": "d", "out": "o", "steps": 1, "lr_scale": {"filter": 0.5}})
     with pytest.raises(ConfigError, match="hyena_filter"):
         build_optimizer(model, bad)
+
+
+def test_parameters_a_mixer_marks_are_not_decayed():
+    from lolameme.models import build_model
+
+    model = build_model("mamba:32*1", vocab_size=20, max_seq_len=16)
+    groups = {g["name"]: {id(p) for p in g["params"]} for g in parameter_groups(model, weight_decay=0.1)}
+    marked = [p for p in model.parameters() if getattr(p, "_no_weight_decay", False)]
+    assert marked and all(id(p) in groups["no_decay"] and id(p) not in groups["decay"] for p in marked)

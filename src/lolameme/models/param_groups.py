@@ -3,7 +3,9 @@
 Every model trains with AdamW over these groups:
 
 * ``decay`` -- matrices (weights of Linear layers, embeddings): weight decay as configured;
-* ``no_decay`` -- biases, LayerNorm gains and other vectors: no weight decay;
+* ``no_decay`` -- biases, LayerNorm gains and other vectors, and any parameter a mixer marks with
+  ``_no_weight_decay = True`` (Mamba's state matrix ``A_log`` and skip ``D``, as its reference):
+  no weight decay;
 * ``hyena_filter`` -- every parameter of a Hyena implicit filter (its sine MLP, the shared sine
   frequency, the skip term): no weight decay, as the reference implementation trains them.
   Decay pulls the filter MLP's weights toward zero, which flattens the filters it generates
@@ -45,7 +47,7 @@ def parameter_groups(model: nn.Module, weight_decay: float,
             continue
         if id(parameter) in in_filter:
             members["hyena_filter"].append(parameter)
-        elif parameter.dim() >= 2:
+        elif parameter.dim() >= 2 and not getattr(parameter, "_no_weight_decay", False):
             members["decay"].append(parameter)
         else:
             members["no_decay"].append(parameter)
