@@ -42,12 +42,14 @@ def test_thex_run_gets_every_measure(tmp_path, small_data):
     assert not _leftovers(run)
 
 
-def test_hyena_run_says_attribution_does_not_apply(tmp_path, small_data):
-    run = make_run(tmp_path / "run", small_data, "hyena-tiny")
+@pytest.mark.parametrize("family", ["hyena", "mamba"])
+def test_runs_without_attention_say_attribution_does_not_apply(tmp_path, small_data, family):
+    run = make_run(tmp_path / "run", small_data, f"{family}-tiny")
     out = analyze_run(run, split="test_without_globals", settings=QUICK)
-    assert not (out / "attention.png").exists() and (out / "filters.png").exists()
+    assert not (out / "attention.png").exists() and (out / "patching.png").exists()
+    assert (out / "filters.png").exists() == (family == "hyena")
     report = (out / "report.md").read_text()
-    assert "attribution: the model (hyena:" in report
+    assert f"attribution: the model ({family}:" in report
     assert "global patching pairs: no program of these rows allows a global pair" in report
 
 
