@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 from lolameme.atomic import OutputLockedError
 from lolameme.cli import app
 from lolameme.errors import CheckpointError
-from lolameme.train.checkpoint import checkpoint_steps, file_digest, load_run
+from lolameme.data.io import sha256_file
+from lolameme.train.checkpoint import checkpoint_steps, load_run
 from lolameme.train.config import make_config
 from lolameme.train.trainer import Trainer, resolve_resume_config, train
 
@@ -116,7 +117,7 @@ def test_damaged_or_mixed_checkpoints_are_refused(dataset, tmp_path) -> None:
     # weights of another step, with a digest that matches them: the step they record gives them away
     (step4 / "model.safetensors").write_bytes((step2 / "model.safetensors").read_bytes())
     meta = json.loads((step4 / "meta.json").read_text())
-    meta["files"]["model.safetensors"] = file_digest(step4 / "model.safetensors")
+    meta["files"]["model.safetensors"] = sha256_file(step4 / "model.safetensors")
     (step4 / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="weights of step 2, not of step 4"):
         load_run(run, 4)
@@ -134,7 +135,7 @@ def test_a_state_file_that_would_run_code_is_refused_in_one_line(dataset, tmp_pa
     directory = run / "checkpoints" / "step-2"
     torch.save({"optimizer": {}, "x": _Evil()}, directory / "state.pt")
     meta = json.loads((directory / "meta.json").read_text())
-    meta["files"]["state.pt"] = file_digest(directory / "state.pt")  # a crafted checkpoint, digests and all
+    meta["files"]["state.pt"] = sha256_file(directory / "state.pt")  # a crafted checkpoint, digests and all
     (directory / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError) as caught:
         train(resolve_resume_config(run, {"steps": 3}), resume=True)

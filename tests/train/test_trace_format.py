@@ -16,7 +16,7 @@ from lolameme.data.api import generate_dataset
 from lolameme.data.io import load_split
 from lolameme.data.presets import list_presets
 from lolameme.lang import trace
-from lolameme.lang.interpreter import read_global
+from lolameme.lang.semantics import read_global
 from lolameme.tokenizers import fit_words_tokenizer, get_tokenizer
 from lolameme.train.batching import collate, select_samples
 from lolameme.train.cache import cache_key, token_cache

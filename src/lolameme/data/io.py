@@ -61,11 +61,6 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON atomically (kept for callers of this module; see :mod:`lolameme.atomic`)."""
-    atomic_write_json(path, obj)
-
-
 def os_reason(exc: OSError) -> str:
     """The short reason of an OS error ("Permission denied"), without errno and path."""
     return exc.strerror or str(exc)

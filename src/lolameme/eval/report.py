@@ -29,7 +29,7 @@ def scores_table(reports: Mapping[str, Mapping[str, Any]], title: str = "Exact m
     for name, justify in (("split", "left"), ("format", "left"), ("n", "right"), ("exact match", "right"),
                           ("majority baseline", "right"), *((c, "right") for c, _ in extra),
                           ("token acc", "right"), ("token loss", "right")):
-        table.add_column(name, justify=justify)
+        table.add_column(name, justify=justify, no_wrap=name == "split")  # split names must stay whole
     for split, r in reports.items():
         table.add_row(split, r.get("answer_format", "direct"), str(r["n"]), _pct(r["exact_match"]),
                       _pct(r["majority_baseline"]), *(_pct(r.get(key)) for _, key in extra),

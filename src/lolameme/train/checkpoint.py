@@ -18,7 +18,6 @@ records the sha256 of the other files and the step, checked on every load.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import pickle
 import re
@@ -32,6 +31,7 @@ from safetensors import safe_open
 from safetensors.torch import load_model, save_model
 
 from lolameme.atomic import atomic_dir
+from lolameme.data.io import sha256_file
 from lolameme.errors import CheckpointError, LolamemeError
 from lolameme.tokenizers import Tokenizer, load_tokenizer
 
@@ -109,15 +109,6 @@ def checkpoint_dir(run_dir: Path, which: Literal["best", "last"] | int) -> Path:
     raise CheckpointError(f"checkpoint {which!r} not understood; accepted: 'best', 'last' or a step number")
 
 
-def file_digest(path: Path) -> str:
-    """sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def save_checkpoint(
     run_dir: Path,
     model: torch.nn.Module,
@@ -141,7 +132,7 @@ def save_checkpoint(
         save_model(model, str(tmp / WEIGHTS_FILE), metadata={STEP_KEY: str(meta["step"])})
         if state is not None:
             torch.save({**state, "step": int(meta["step"])}, tmp / STATE_FILE)
-        files = {name: file_digest(tmp / name) for name in (WEIGHTS_FILE, STATE_FILE) if (tmp / name).is_file()}
+        files = {name: sha256_file(tmp / name) for name in (WEIGHTS_FILE, STATE_FILE) if (tmp / name).is_file()}
         (tmp / META_FILE).write_text(json.dumps({**meta, FILES_KEY: files}, indent=2) + "\n", encoding="utf-8")
     if not best and keep_last is not None:
         for step in checkpoint_steps(run_dir)[:-keep_last]:
@@ -164,7 +155,7 @@ def verify_checkpoint(directory: Path) -> dict[str, Any]:
         path = directory / name
         if name not in (WEIGHTS_FILE, STATE_FILE) or not path.is_file():
             raise CheckpointError(f"checkpoint {directory} lists {name!r} but it is missing; the checkpoint is incomplete")
-        if file_digest(path) != expected:
+        if sha256_file(path) != expected:
             raise CheckpointError(f"checkpoint file {path} does not match the sha256 recorded in {META_FILE}; "
                                   "it was changed or damaged after it was written")
     return meta

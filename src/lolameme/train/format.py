@@ -222,7 +222,7 @@ def ideal_trace(program: str, label: str, ctx: TraceContext, fmt: AnswerFormat) 
 
 def _lolameme_trace(program: str, ctx: TraceContext, fmt: AnswerFormat) -> TraceTarget:
     from lolameme.lang import trace
-    from lolameme.lang.interpreter import read_global
+    from lolameme.lang.semantics import read_global
 
     run = trace(program, ctx.globals, ctx.latent)
     rev = fmt.reverse_answer
