@@ -6,7 +6,8 @@ import pyarrow as pa
 import pytest
 
 from lolameme.errors import EvalError
-from lolameme.eval.metrics import (SampleScores, exact_match, majority_answer, slice_columns, slice_keys,
+from lolameme.data.io import majority_answer
+from lolameme.eval.metrics import (SampleScores, exact_match, slice_columns, slice_keys,
                                    sliced_scores, summarize)
 
 

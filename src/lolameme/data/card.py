@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from lolameme.atomic import atomic_write_text
+from lolameme.data.io import majority_answer
 
 CARD = "README.md"
 
@@ -44,8 +45,6 @@ def card_front_matter(manifest: dict[str, Any]) -> dict[str, Any]:
 
 def write_card(directory: Path, manifest: dict[str, Any]) -> Path:
     """Write ``directory/README.md`` from the (full) manifest and the split files it lists."""
-    from lolameme.eval.metrics import majority_answer
-
     directory = Path(directory)
     splits = manifest["splits"]
     labels = {name: split_labels(directory / entry["file"]) for name, entry in splits.items()}

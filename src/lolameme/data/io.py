@@ -36,6 +36,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -44,7 +45,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lolameme.atomic import atomic_path, atomic_write_json, exclusive_lock
-from lolameme.errors import DatasetError
+from lolameme.errors import DatasetError, EvalError
 
 MANIFEST = "manifest.json"
 FORMATS = ("parquet", "jsonl")
@@ -483,3 +484,11 @@ def load_dataset(directory: str | os.PathLike, *, verify: bool = True) -> tuple[
     """Every split of a dataset plus its manifest (sha256-checked by default)."""
     manifest = read_manifest(directory)
     return {name: load_split(directory, name, verify=verify) for name in manifest["splits"]}, manifest
+
+
+def majority_answer(train_labels: Iterable[str]) -> str:
+    """The most common training answer; ties go to the smallest string so the choice is reproducible."""
+    counts = Counter(str(label) for label in train_labels)
+    if not counts:
+        raise EvalError("cannot compute the majority answer of an empty training split")
+    return min(counts.items(), key=lambda item: (-item[1], item[0]))[0]

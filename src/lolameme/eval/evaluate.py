@@ -32,11 +32,11 @@ import pyarrow.parquet as pq
 import torch
 
 from lolameme.atomic import atomic_path, atomic_write_json
-from lolameme.data.io import load_split, read_manifest
+from lolameme.data.io import load_split, majority_answer, read_manifest
 from lolameme.errors import DatasetError, LolamemeError, ModelError, TokenizerError
 from lolameme.machine import resolve_device
 from lolameme.eval.decode import greedy_decode, teacher_forced_scores
-from lolameme.eval.metrics import (SampleScores, exact_match, majority_answer, sliced_scores, summarize,
+from lolameme.eval.metrics import (SampleScores, exact_match, sliced_scores, summarize,
                                    trace_by_position)
 from lolameme.progress import Progress
 from lolameme.tokenizers import Tokenizer

@@ -12,7 +12,6 @@ slices. A score means something only next to that baseline, slice by slice.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,14 +37,6 @@ def exact_match(predictions: Sequence[str], labels: Sequence[str]) -> list[bool]
     if len(predictions) != len(labels):
         raise EvalError(f"{len(predictions)} predictions for {len(labels)} labels; they must pair up one to one")
     return [str(p) == str(l) for p, l in zip(predictions, labels)]
-
-
-def majority_answer(train_labels: Iterable[str]) -> str:
-    """The most common training answer; ties go to the smallest string so the choice is reproducible."""
-    counts = Counter(str(label) for label in train_labels)
-    if not counts:
-        raise EvalError("cannot compute the majority answer of an empty training split")
-    return min(counts.items(), key=lambda item: (-item[1], item[0]))[0]
 
 
 @dataclass

@@ -60,7 +60,7 @@ def export(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace OUT if it exists"),
 ) -> None:
     """Export a trained run for other tools: ``--to hf`` writes GPT2LMHeadModel weights, config and tokenizer."""
-    from lolameme.models.hub import export_run_to_transformers
+    from lolameme.train.export import export_run_to_transformers
 
     if to != "hf":
         raise ModelError(f"--to {to!r} is not an export format; accepted: hf")

@@ -20,7 +20,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from lolameme.atomic import atomic_dir, atomic_path, atomic_write_json
+from lolameme.atomic import atomic_path, atomic_write_json
 from lolameme.errors import CheckpointError, ModelError
 
 if TYPE_CHECKING:
@@ -152,19 +152,3 @@ def to_transformers_gpt2(model: "StackModel", tokenizer: Any = None) -> Any:
             value = mine[name][: config.vocab_size] if name == "token_embedding.weight" else mine[name]
             target[hf_name].copy_(value.t() if transposed else value)
     return theirs
-
-
-def export_run_to_transformers(run_dir: str | Path, out: str | Path, which: str | int = "best",
-                               overwrite: bool = False) -> Path:
-    """``lolameme export RUN --to hf OUT``: a GPT2LMHeadModel directory with the run's tokenizer."""
-    from lolameme.train.checkpoint import load_run
-
-    loaded = load_run(run_dir, which)
-    theirs = to_transformers_gpt2(loaded.model, loaded.tokenizer)
-    try:
-        with atomic_dir(out, replace=overwrite) as scratch:
-            theirs.save_pretrained(scratch)
-            loaded.tokenizer.save(Path(scratch) / "tokenizer.json")
-    except FileExistsError:
-        raise CheckpointError(f"{out} already exists; choose another directory or pass --overwrite") from None
-    return Path(out)
