@@ -219,11 +219,7 @@ def evaluate_split(model: torch.nn.Module, tok: Tokenizer, data_dir: str | os.Pa
     fmt = fmt or AnswerFormat(reverse_answer=reverse_answer)
     data_dir = Path(data_dir)
     where = f"{data_dir}/{split}"
-    table = load_split(data_dir, split)
-    if settings.limit is not None:
-        table = table.slice(0, settings.limit)
-    if table.num_rows == 0:
-        raise DatasetError(f"{where} has no rows to evaluate")
+    table = _rows_to_score(data_dir, split, settings.limit)
     inputs = [str(x) for x in table.column("input").to_pylist()]
     labels = [str(x) for x in table.column("label").to_pylist()]
     device = resolve_device(settings.device)
@@ -233,16 +229,7 @@ def evaluate_split(model: torch.nn.Module, tok: Tokenizer, data_dir: str | os.Pa
     t = _targets(tok, data_dir, inputs, labels, train_labels, fmt, where)
     prompts, sequences, starts = t.prompts, t.sequences, t.starts
     max_new = settings.max_new_tokens or max(t.caps)
-    n_cropped = 0
-    if context is not None:
-        if max_new >= context:
-            raise ModelError(f"max_new_tokens {max_new} leaves no space for a prompt in the model's context of {context}")
-        cropped_prompts = [_crop_left(p, context - max_new, t.head) for p in prompts]
-        n_cropped = sum(len(a) != len(b) for a, b in zip(prompts, cropped_prompts))
-        prompts = cropped_prompts
-        cut = [max(0, len(s) - context) for s in sequences]
-        sequences = [s[c:] for s, c in zip(sequences, cut)]
-        starts = [max(1, a - c) for a, c in zip(starts, cut)]
+    prompts, sequences, starts, n_cropped = _fit_context(prompts, sequences, starts, context, max_new, t.head)
 
     started = time.monotonic()
     with Progress(2 * len(prompts), f"eval {split}", enabled=settings.progress) as bar:
@@ -276,14 +263,45 @@ def evaluate_split(model: torch.nn.Module, tok: Tokenizer, data_dir: str | os.Pa
         **({"trace_by_position": trace_by_position(scores)} if readings is not None else {}),
         "slices": sliced_scores(table, scores, majority),
     }
-    predictions_table = pa.table({
-        "input": inputs, "label": labels, "prediction": predictions, "correct": scores.correct,
-        "answer_tokens": n_tok, "answer_tokens_correct": n_tok_correct,
-        "answer_loss": [loss / max(n, 1) for loss, n in zip(loss_sum, n_tok)],
-        **(_trace_columns(tok, generated, t, readings) if readings is not None else {}),
+    trace_columns = _trace_columns(tok, generated, t, readings) if readings is not None else {}
+    return report, _predictions_table(table, predictions, scores, trace_columns)
+
+
+def _rows_to_score(data_dir: Path, split: str, limit: int | None) -> pa.Table:
+    """The split's first ``limit`` rows (all by default); an empty selection is a DatasetError."""
+    table = load_split(data_dir, split)
+    if limit is not None:
+        table = table.slice(0, limit)
+    if table.num_rows == 0:
+        raise DatasetError(f"{data_dir}/{split} has no rows to evaluate")
+    return table
+
+
+def _fit_context(prompts: list[list[int]], sequences: list[list[int]], starts: list[int], context: int | None,
+                 max_new: int, head: int) -> tuple[list[list[int]], list[list[int]], list[int], int]:
+    """Crop prompts and teacher-forced sequences from the left to the model's context; how many prompts lost tokens."""
+    if context is None:
+        return prompts, sequences, starts, 0
+    if max_new >= context:
+        raise ModelError(f"max_new_tokens {max_new} leaves no space for a prompt in the model's context of {context}")
+    cropped = [_crop_left(p, context - max_new, head) for p in prompts]
+    n_cropped = sum(len(a) != len(b) for a, b in zip(prompts, cropped))
+    cut = [max(0, len(s) - context) for s in sequences]
+    return cropped, [s[c:] for s, c in zip(sequences, cut)], [max(1, a - c) for a, c in zip(starts, cut)], n_cropped
+
+
+def _predictions_table(table: pa.Table, predictions: list[str], scores: SampleScores,
+                       trace_columns: dict[str, Any]) -> pa.Table:
+    """One row per sample: input, label, prediction, teacher-forced answer scores, trace columns, annotations."""
+    labels = [str(x) for x in table.column("label").to_pylist()]
+    return pa.table({
+        "input": [str(x) for x in table.column("input").to_pylist()], "label": labels, "prediction": predictions,
+        "correct": scores.correct, "answer_tokens": scores.n_answer_tokens,
+        "answer_tokens_correct": scores.n_token_correct,
+        "answer_loss": [loss / max(n, 1) for loss, n in zip(scores.token_loss_sum, scores.n_answer_tokens)],
+        **trace_columns,
         **{name: table.column(name) for name in table.column_names if name not in ("input", "label")},
     })
-    return report, predictions_table
 
 
 def _read_traces(tok: Tokenizer, generated: list[list[int]], t: _Targets, max_new: int) -> list[TraceReading]:

@@ -125,12 +125,7 @@ def run_experiment(spec: ExperimentSpec, scale: str, *, seeds: int | None = None
     log(f"{spec.name} at {scale}{shard_text}: {len(cells)} cells, {summary.skipped} done or running elsewhere, "
         f"{len(pending)} to run ({stale} stale: the spec changed since they ran), {where}; work dir {wd.root}")
 
-    for dataset_id in dict.fromkeys(c.dataset for c in pending):
-        out = wd.dataset_dir(dataset_id)
-        if prepare_dataset(spec.dataset(dataset_id), scale_cfg, out, workers=max(1, min(slots, cpu_cores())),
-                           progress=progress):
-            log(f"generated dataset {dataset_id} -> {out}")
-
+    _prepare_datasets(spec, scale_cfg, wd, pending, max(1, min(slots, cpu_cores())), progress, log)
     threads = threads or (1 if ray else max(1, cpu_cores() // slots))
     gpus = 0 if ray else gpu_count()  # on Ray, a task sees only the GPUs Ray gave it
 
@@ -149,6 +144,20 @@ def run_experiment(spec: ExperimentSpec, scale: str, *, seeds: int | None = None
         else:
             _run_local(book, pending, slots, lambda cell, slot: job_for(cell, slot, progress and slots == 1), cell_fn)
 
+    return _close_run(wd, summary, log)
+
+
+def _prepare_datasets(spec: ExperimentSpec, scale_cfg: Any, wd: WorkDir, pending: list[Cell], workers: int,
+                      progress: bool, log: Callable[[str], None]) -> None:
+    """Generate (under the dataset lock) every dataset a pending cell needs and is not there yet."""
+    for dataset_id in dict.fromkeys(c.dataset for c in pending):
+        out = wd.dataset_dir(dataset_id)
+        if prepare_dataset(spec.dataset(dataset_id), scale_cfg, out, workers=workers, progress=progress):
+            log(f"generated dataset {dataset_id} -> {out}")
+
+
+def _close_run(wd: WorkDir, summary: RunSummary, log: Callable[[str], None]) -> RunSummary:
+    """Rebuild the results table; failed cells are an ExperimentError (they are retried by the next run)."""
     write_table(build_table(wd.results()), wd.results_table())
     log(f"{len(summary.finished)} cell(s) finished, {len(summary.failed)} failed; results table {wd.results_table()}")
     if summary.failed:
