@@ -43,7 +43,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from lolameme.atomic import atomic_write_text
+from lolameme.atomic import atomic_write_json, atomic_write_text
 from lolameme.machine import cpu_model
 
 RESULTS = Path(__file__).resolve().parent / "results" / "learning.md"
@@ -158,11 +158,9 @@ def _machine(device: str) -> str:
 
 
 def _write_json(path: Path, record: dict[str, Any]) -> None:
-    """Write under a temporary name, then rename: a record is whole or absent."""
+    """A record is whole or absent (unique temporary name, then rename), in its folder made on demand."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_json(path, record, indent=1)
 
 
 def learning_curve(metrics: Path) -> list[dict[str, Any]]:

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import torch
 
+from lolameme.atomic import atomic_write_text
 from lolameme.machine import cpu_model, load_average
 
 RESULTS = Path(__file__).resolve().parent / "results" / "models.md"
@@ -273,9 +274,7 @@ def family_presets(scale: str, families: list[str] | None = None) -> list[tuple[
 
 def write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    atomic_write_text(path, text)
 
 
 def fmt_rate(value: float) -> str:
