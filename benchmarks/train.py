@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lolameme.atomic import atomic_write_text
 from lolameme.data.api import generate_dataset
 from lolameme.machine import cpu_model, load_average
 from lolameme.models import build_model
@@ -162,9 +163,7 @@ def main() -> None:
     ]
     print("\n".join(table[1:]))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = RESULTS.with_name(RESULTS.name + ".tmp")
-    tmp_out.write_text("\n".join(header + table) + "\n", encoding="utf-8")
-    tmp_out.replace(RESULTS)
+    atomic_write_text(RESULTS, "\n".join(header + table) + "\n")
     print(f"\nwrote {RESULTS}")
 
 

@@ -1,4 +1,4 @@
-"""Greedy decoding: stops at <eos>, and batching never changes the result."""
+"""Greedy decoding and teacher-forced scores: stop at <eos>, and batching never changes the result."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lolameme.eval.decode import greedy_decode, length_sorted_batches, teacher_forced_scores
+from lolameme.errors import ModelError
+from lolameme.eval.decode import greedy_decode
+from lolameme.train.batching import length_sorted_batches
+from lolameme.train.scoring import teacher_forced_scores
 
 EOS, PAD, V = 2, 0, 16
 
@@ -78,17 +81,41 @@ def test_teacher_forced_scores_batched_equal_alone():
     starts = [5, 3, 7]
     together = teacher_forced_scores(model, seqs, starts, batch_size=3)
     alone = [teacher_forced_scores(model, [s], [a]) for s, a in zip(seqs, starts)]
-    assert together[0] == [a[0][0] for a in alone]
-    assert together[1] == [3, 2, 4]
-    for loss, single in zip(together[2], alone):
-        assert abs(loss - single[2][0]) < 1e-4
+    assert together.n_correct.tolist() == [a.n_correct[0] for a in alone]
+    assert together.n_tokens.tolist() == [3, 2, 4]
+    for loss, single in zip(together.loss_sum, alone):
+        assert abs(loss - single.loss_sum[0]) < 1e-4
 
 
 def test_teacher_forced_counts_right_tokens():
     model = Scripted({3: 7, 7: 8, 8: EOS})
-    n_correct, n_tokens, loss = teacher_forced_scores(model, [[1, 4, 3, 7, 8, EOS], [1, 3, 7, 9, EOS]], [3, 2])
-    assert n_tokens == [3, 3] and n_correct == [3, 1]
-    assert loss[0] < loss[1]
+    scores = teacher_forced_scores(model, [[1, 4, 3, 7, 8, EOS], [1, 3, 7, 9, EOS]], [3, 2])
+    assert scores.n_tokens.tolist() == [3, 3] and scores.n_correct.tolist() == [3, 1]
+    assert scores.loss_sum[0] < scores.loss_sum[1]
+    assert scores.exact.tolist() == [True, False]
+    assert scores.summary()["val_exact"] == 0.5 and scores.summary()["val_token_accuracy"] == 4 / 6
+
+
+def test_final_exact_asks_only_for_the_final_answer():
+    """A trace answer (7 8) then the final answer (9 <eos>): the model gets the trace wrong, the final answer right."""
+    model = Scripted({3: 7, 7: 5, 8: 9, 9: EOS})
+    scores = teacher_forced_scores(model, [[1, 4, 3, 7, 8, 9, EOS]], [3], final_starts=[5])
+    assert scores.n_correct.tolist() == [3] and scores.n_tokens.tolist() == [4]
+    assert scores.exact.tolist() == [False] and scores.final_exact.tolist() == [True]
+
+
+def test_teacher_forced_scores_refuse_what_does_not_fit():
+    model = Scripted({})
+    with pytest.raises(ModelError, match="context is 4"):
+        teacher_forced_scores(model, [[1, 4, 3, 7, 8, EOS]], [3], context=4)
+    with pytest.raises(ModelError, match="outside sequence 0"):
+        teacher_forced_scores(model, [[1, 4, 3]], [4])
+
+
+def test_teacher_forced_scores_restore_the_training_mode():
+    model = TinyCausal(seed=1).train()
+    teacher_forced_scores(model, [[1, 4, 3, 7, EOS]], [3])
+    assert model.training
 
 
 def test_length_sorted_batches_cover_every_row_once():
@@ -135,6 +162,6 @@ def test_batched_decoding_equals_one_by_one_for_every_family(preset):
     batched = greedy_decode(model, prompts, eos_id=EOS, max_new_tokens=6, batch_size=5, context=64)
     assert batched == alone
     assert len({tuple(a) for a in alone}) > 3  # outputs differ between prompts: the check has teeth
-    n_correct, _, _ = teacher_forced_scores(model, [p + a + [EOS] for p, a in zip(prompts, alone)],
-                                               [len(p) for p in prompts], batch_size=5)
-    assert all(c >= len(a) for c, a in zip(n_correct, alone))  # greedy tokens are the argmax under teacher forcing
+    scores = teacher_forced_scores(model, [p + a + [EOS] for p, a in zip(prompts, alone)],
+                                   [len(p) for p in prompts], batch_size=5)
+    assert all(c >= len(a) for c, a in zip(scores.n_correct, alone))  # greedy tokens are the argmax under teacher forcing

@@ -10,7 +10,6 @@ fast stops early; ``MAX_STEPS`` bounds the cost.
 
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 import pytest
@@ -20,7 +19,8 @@ from lolameme.train.batching import select_samples
 from lolameme.train.cache import token_cache
 from lolameme.train.checkpoint import load_run
 from lolameme.train.config import make_config
-from lolameme.train.trainer import teacher_forced_scores, train
+from lolameme.train.scoring import score_sample_set
+from lolameme.train.trainer import train
 
 MAX_STEPS = 400
 CHECK_EVERY = 50
@@ -42,7 +42,7 @@ def test_tiny_model_memorises_64_programs(tmp_path, model: str) -> None:
         cache = token_cache(data, "train", run.tokenizer)
         samples, _ = select_samples(cache, np.arange(len(cache)), max_len=10**6, overlength="error",
                                     sep_id=run.tokenizer.sep_id)
-        scores = teacher_forced_scores(run.model, samples, 64, run.tokenizer.pad_id, "cpu", contextlib.nullcontext)
+        scores = score_sample_set(run.model, samples, pad_id=run.tokenizer.pad_id, batch_size=64)
         history.append((stop, scores["val_exact"], round(scores["val_answer_loss"], 4)))
         if scores["val_exact"] == 1.0:
             break

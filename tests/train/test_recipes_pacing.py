@@ -106,13 +106,13 @@ def test_curriculum_produces_its_stages_in_order(base_data, tmp_path) -> None:
 @pytest.mark.parametrize("exact, ends_at", [(1.0, 2), (0.0, 6)])
 def test_gate_ends_a_stage_early_or_the_cap_does(base_data, tmp_path, monkeypatch, exact, ends_at) -> None:
     """Gate checked every val_every=2 steps: an opened gate ends the stage at step 2, a shut one at its cap (6)."""
-    real = trainer_module.teacher_forced_scores
+    real = trainer_module.score_sample_set
 
-    def scores(model, samples, *args, **kwargs):
-        out = real(model, samples, *args, **kwargs)
+    def scores(model, samples, **kwargs):
+        out = real(model, samples, **kwargs)
         return {**out, "val_exact": exact} if len(samples) == 10 else out  # the gate set has 10 rows
 
-    monkeypatch.setattr(trainer_module, "teacher_forced_scores", scores)
+    monkeypatch.setattr(trainer_module, "score_sample_set", scores)
     stages = [{"name": "easy", "task": {"statement_count": 1}, "rows": 20, "gate": 0.9, "steps": 6}, {"name": "task"}]
     train(make_config({**MICRO, "data": str(base_data), "out": str(tmp_path / "run"), "steps": 8, "stages": stages}))
     events = stage_events(tmp_path / "run")

@@ -13,7 +13,7 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 
 from lolameme.analysis.annotate import DEFINING_PARTS, ROLE, ROLES, Sample
-from lolameme.eval.decode import length_sorted_batches
+from lolameme.train.batching import length_sorted_batches
 
 
 @dataclass

@@ -31,7 +31,7 @@ from lolameme.analysis.batching import answer_logprob, make_batch
 from lolameme.analysis.hooks import model_layers, patched_logits, residual_streams
 from lolameme.analysis.tables import Rows
 from lolameme.errors import LolamemeError
-from lolameme.eval.decode import length_sorted_batches
+from lolameme.train.batching import length_sorted_batches
 from lolameme.lang import LatentRules, trace
 from lolameme.tokenizers import Tokenizer
 from lolameme.train.format import prompt_ids

@@ -35,13 +35,14 @@ from lolameme.atomic import atomic_path, atomic_write_json
 from lolameme.data.io import load_split, majority_answer, read_manifest
 from lolameme.errors import DatasetError, LolamemeError, ModelError, TokenizerError
 from lolameme.machine import resolve_device
-from lolameme.eval.decode import greedy_decode, teacher_forced_scores
+from lolameme.eval.decode import greedy_decode
 from lolameme.eval.metrics import (SampleScores, exact_match, sliced_scores, summarize,
                                    trace_by_position)
 from lolameme.progress import Progress
 from lolameme.tokenizers import Tokenizer
 from lolameme.train.format import (AnswerFormat, TraceReading, answer_from_ids, answer_ids, encode, encode_sample,
                                    ideal_trace, prompt_for, read_trace_ids, trace_context)
+from lolameme.train.scoring import teacher_forced_scores
 
 EVAL_DIR = "eval"
 #: Extra decoding steps beyond the longest known answer (with its <eos>): a model that writes the
@@ -236,16 +237,15 @@ def evaluate_split(model: torch.nn.Module, tok: Tokenizer, data_dir: str | os.Pa
         generated = greedy_decode(model, prompts, eos_id=tok.eos_id, max_new_tokens=max_new, pad_id=tok.pad_id,
                                   batch_size=settings.batch_size, context=context, device=device,
                                   on_batch=bar.advance)
-        n_tok_correct, n_tok, loss_sum = teacher_forced_scores(
-            model, sequences, starts, pad_id=tok.pad_id, batch_size=settings.batch_size, context=context,
-            device=device, on_batch=bar.advance)
+        forced = teacher_forced_scores(model, sequences, starts, pad_id=tok.pad_id, batch_size=settings.batch_size,
+                                       context=context, device=device, on_batch=bar.advance)
     seconds = time.monotonic() - started
 
     readings = _read_traces(tok, generated, t, max_new) if fmt.is_trace else None
     predictions = ([r.answer for r in readings] if readings is not None
                    else [prediction_text(tok, ids, reverse_answer=fmt.reverse_answer) for ids in generated])
-    scores = SampleScores(correct=exact_match(predictions, labels), n_token_correct=n_tok_correct,
-                          n_answer_tokens=n_tok, token_loss_sum=loss_sum, trace=readings,
+    scores = SampleScores(correct=exact_match(predictions, labels), n_token_correct=forced.n_correct.tolist(),
+                          n_answer_tokens=forced.n_tokens.tolist(), token_loss_sum=forced.loss_sum.tolist(), trace=readings,
                           trace_positions=[x.positions for x in t.traces] if readings is not None else None)
     majority = majority_answer(train_labels)
     report = {

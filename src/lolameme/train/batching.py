@@ -12,16 +12,19 @@
 * :func:`collate` -- pads a list of samples into model inputs, next-token
   targets and masks of which targets are answer tokens and which are program
   tokens (the loss module weighs them).
+* :func:`length_sorted_batches` -- fixed-order batches of similar length, for
+  scoring and decoding (no shuffle: every row once, longest first).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from lolameme.errors import DatasetError
+from lolameme.errors import DatasetError, ModelError
 from lolameme.train.cache import TokenCache
 from lolameme.train.format import answer_weights
 
@@ -194,3 +197,19 @@ def padding_counts(chunks: list[np.ndarray]) -> tuple[int, int]:
         total += width * len(lengths)
         padded += int((width - (lengths - 1)).sum())
     return padded, total
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
+    """Row indices in batches of similar length (longest first, so memory peaks early)."""
+    if batch_size < 1:
+        raise ModelError(f"batch size must be >= 1, got {batch_size}")
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    for start in range(0, len(order), batch_size):
+        yield order[start:start + batch_size]
+
+
+def check_fits(length: int, context: int | None, what: str) -> None:
+    """A :class:`ModelError` when ``what`` needs more positions than the model's ``context``."""
+    if context is not None and length > context:
+        raise ModelError(f"{what} needs {length} positions but the model's context is {context}; "
+                         "shorten the input or pass fewer new tokens")

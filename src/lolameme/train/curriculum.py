@@ -31,8 +31,6 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from lolameme.atomic import atomic_dir
 from lolameme.errors import ConfigError, DatasetError, TooFewProgramsError
 from lolameme.train.batching import SampleSet, select_samples
 from lolameme.train.cache import TokenCache
@@ -92,31 +91,32 @@ def curriculum_dataset(data_dir: Path, task: dict[str, Any], rows: int, *, progr
     if (out / "manifest.json").is_file():
         return out
     module = task_module(manifest["task"])
-    tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
+    try:
+        with atomic_dir(out) as tmp:
+            _generate_stage(module, manifest, task, rows, tmp, f"curriculum stage task {task} on {data_dir}", progress)
+    except OSError:  # another process finished the same corpus first: keep theirs
+        if not (out / "manifest.json").is_file():
+            raise
+    return out
+
+
+def _generate_stage(module, manifest: dict[str, Any], task: dict[str, Any], rows: int, out: Path, what: str,
+                    progress: bool) -> None:
+    """Generate the stage corpus into ``out``, with fewer rows when the easy task has fewer distinct programs."""
     wanted = rows
     while True:
-        shutil.rmtree(tmp, ignore_errors=True)
         try:
-            module.generate(module.load_config({}, stage_config(manifest, task, rows)), tmp, overwrite=True,
+            module.generate(module.load_config({}, stage_config(manifest, task, rows)), out, overwrite=True,
                             progress=progress)
-            break
+            return
         except DatasetError as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
             # An easy stage may have fewer distinct programs than 'rows' (1 statement, no globals, values
             # 1..20: about 16k): train on (nearly) all of them instead of failing the run.
             if isinstance(exc, TooFewProgramsError) and exc.found < rows \
                     and exc.found * SHORT_STAGE_MARGIN >= MIN_STAGE_ROWS:
                 rows = int(exc.found * SHORT_STAGE_MARGIN)
                 continue
-            raise DatasetError(f"curriculum stage task {task} on {data_dir}: cannot generate {wanted} programs "
-                               f"({exc}); give the stage fewer 'rows'") from None
-    try:
-        os.replace(tmp, out)
-    except OSError:  # another process finished the same corpus first: keep theirs
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not (out / "manifest.json").is_file():
-            raise
-    return out
+            raise DatasetError(f"{what}: cannot generate {wanted} programs ({exc}); give the stage fewer 'rows'") from None
 
 
 def gate_rows(rows: np.ndarray, n_gate: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -47,8 +47,9 @@ from lolameme.train.metrics import LogWindow, MetricsSink, Mirror
 from lolameme.train.optim import build_optimizer, optimizer_to, set_lr
 from lolameme.train.rundir import RESUMABLE_CHANGES, RunDir, checkpoint_meta, resolve_resume_config
 from lolameme.train.schedule import Budget, RunState, lr_factor
+from lolameme.train.scoring import score_sample_set
 
-__all__ = ["RESUMABLE_CHANGES", "TrainResult", "Trainer", "resolve_resume_config", "teacher_forced_scores", "train"]
+__all__ = ["RESUMABLE_CHANGES", "TrainResult", "Trainer", "resolve_resume_config", "train"]
 
 
 @dataclass
@@ -283,8 +284,7 @@ class Trainer:
         """
         if not self.ctx.is_main:
             return
-        metrics = teacher_forced_scores(self.fast_model, self.val_set, self.cfg.batch_size, self.tok.pad_id,
-                                        self.ctx.device, self.autocast)
+        metrics = self.score(self.val_set)
         better = self.best is None or (metrics["val_exact"], -metrics["val_answer_loss"]) > (
             self.best["val_exact"], -self.best["val_answer_loss"])
         if better:
@@ -295,8 +295,7 @@ class Trainer:
     def gate_opens(self, gate_set: SampleSet) -> bool:
         """Whether the stage's held-out rows are answered well enough (rank 0's measurement decides for all)."""
         index = self.state.position.stage
-        scores = teacher_forced_scores(self.fast_model, gate_set, self.cfg.batch_size, self.tok.pad_id,
-                                       self.ctx.device, self.autocast)
+        scores = self.score(gate_set)
         exact = self.ctx.gather(scores["val_exact"])[0]
         opens = self.curriculum.gate_opens(index, exact)
         self.metrics.write("gate", self.state.counters, stage=index, gate=self.curriculum.stages[index].gate,
@@ -304,6 +303,10 @@ class Trainer:
         return opens
 
     # ------------------------------------------------------------------ helpers
+
+    def score(self, samples: SampleSet) -> dict[str, float]:
+        return score_sample_set(self.fast_model, samples, pad_id=self.tok.pad_id, batch_size=self.cfg.batch_size,
+                                device=self.ctx.device, autocast=self.autocast)
 
     def save_checkpoint(self) -> None:
         self.run_dir.save(self.raw_model, self.optimizer, self.meta(), self.cfg.keep_checkpoints)
@@ -340,44 +343,6 @@ class Trainer:
             checksum = float(sum(p.double().sum() + (p.double() ** 2).sum() for p in self.raw_model.parameters()))
         values = self.ctx.gather(checksum)
         return all(v == values[0] for v in values)
-
-
-@torch.no_grad()
-def teacher_forced_scores(model, samples: SampleSet, batch_size: int, pad_id: int, device, autocast) -> dict[str, float]:
-    """Answer loss, answer-token accuracy and whole-answer (exact) accuracy under teacher forcing.
-
-    With traces the answer is the trace and the final answer: ``val_exact`` asks for every token of
-    both (what greedy decoding needs to write the ideal trace, hence the right final answer), and
-    ``val_final_exact`` for the final answer's tokens alone, given the true trace.
-    """
-    was_training = model.training
-    model.eval()
-    order = np.argsort(samples.lengths, kind="stable")
-    loss_sum = correct_tokens = n_tokens = exact = final_exact = 0.0
-    for begin in range(0, len(order), batch_size):
-        part = order[begin : begin + batch_size]
-        batch = collate([samples.sample(p) for p in part], pad_id).to(device)
-        columns = torch.arange(batch.targets.shape[1], device=device)
-        first_final = torch.as_tensor(samples.final_starts[part] - 1, device=device)
-        final = batch.answer_mask & (columns[None, :] >= first_final[:, None])
-        with autocast():
-            logits = model(batch.inputs)
-        ce = token_cross_entropy(logits, batch.targets)
-        hit = logits.argmax(-1) == batch.targets
-        loss_sum += float((ce * batch.answer_mask).sum())
-        correct_tokens += float((hit & batch.answer_mask).sum())
-        n_tokens += float(batch.answer_mask.sum())
-        exact += float((hit | ~batch.answer_mask).all(dim=1).sum())
-        final_exact += float((hit | ~final).all(dim=1).sum())
-    model.train(was_training)
-    n = max(len(order), 1)
-    return {
-        "val_answer_loss": loss_sum / max(n_tokens, 1),
-        "val_token_accuracy": correct_tokens / max(n_tokens, 1),
-        "val_exact": exact / n,
-        "val_final_exact": final_exact / n,
-        "val_samples": len(order),
-    }
 
 
 def fit_context(lengths: np.ndarray) -> int:
