@@ -1,4 +1,4 @@
-"""``lolameme models``: the preset table, or one model's layers; ``lolameme export``: a run for other tools.
+"""``lolameme models``: the preset table, or one model's layers.
 
 Models are built on the meta device (shapes only, no memory, no init), so
 even the paper presets are counted in a fraction of a second each.
@@ -19,7 +19,6 @@ CPU_SCALE_VOCAB = 128  # a character-level vocabulary; the CPU presets take thei
 def register(app: typer.Typer) -> None:
     """Add this package's subcommands to the top-level app."""
     app.command("models")(models)
-    app.command("export")(export)
 
 
 def models(
@@ -50,30 +49,6 @@ def _check_causal(name: str, vocab_size: int | None, overrides: dict[str, object
     for kind in config.mixers:
         width = next(layer.width for layer in config.layer_specs if layer.kind == kind)
         check_causal(kind, width=width, seq_len=min(config.max_seq_len, 16), **config.mixers[kind])
-
-
-def export(
-    run: Path = typer.Argument(..., help="run directory written by `lolameme train` (a GPT-2-family model)"),
-    to: str = typer.Option(..., "--to", help="format: hf (a transformers GPT2LMHeadModel directory)"),
-    out: Path = typer.Argument(..., help="directory to write (must not exist unless --overwrite)"),
-    checkpoint: str = typer.Option("best", "--checkpoint", help="best, last or a step number"),
-    overwrite: bool = typer.Option(False, "--overwrite", help="replace OUT if it exists"),
-) -> None:
-    """Export a trained run for other tools: ``--to hf`` writes GPT2LMHeadModel weights, config and tokenizer."""
-    from lolameme.train.export import export_run_to_transformers
-
-    if to != "hf":
-        raise ModelError(f"--to {to!r} is not an export format; accepted: hf")
-    which = checkpoint if checkpoint in ("best", "last") else _step(checkpoint)
-    export_run_to_transformers(run, out, which, overwrite=overwrite)
-    typer.echo(f"wrote {out} (transformers GPT2LMHeadModel + tokenizer); load it with AutoModelForCausalLM.from_pretrained")
-
-
-def _step(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ModelError(f"--checkpoint {text!r} not understood; accepted: best, last or a step number") from None
 
 
 def _parse_overrides(items: list[str]) -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""``lolameme train``: flags, an optional config file and ``--set`` overrides -> one TrainConfig.
+"""``lolameme train`` (and ``plot``, ``export``): flags, an optional config file and ``--set`` overrides -> one TrainConfig.
 
 The layers resolve through :func:`lolameme.train.config.resolve_config`, lowest first:
 TrainConfig defaults, the recipe (``--recipe NAME``; else the model's default recipe,
@@ -16,11 +16,14 @@ from typing import List, Optional
 
 import typer
 
+from lolameme.errors import ModelError
+
 
 def register(app: typer.Typer) -> None:
     """Add this package's subcommands to the top-level app."""
     app.command("train")(train_command)
     app.command("plot")(plot_command)
+    app.command("export")(export)
 
 
 def plot_command(
@@ -107,3 +110,27 @@ def command_config(flags: dict, config: Path | None, recipe: str | None, sets: l
     if missing:
         raise ConfigError(f"missing {' and '.join(missing)} (flags or config file keys)")
     return validate_config(values)
+
+
+def export(
+    run: Path = typer.Argument(..., help="run directory written by `lolameme train` (a GPT-2-family model)"),
+    to: str = typer.Option(..., "--to", help="format: hf (a transformers GPT2LMHeadModel directory)"),
+    out: Path = typer.Argument(..., help="directory to write (must not exist unless --overwrite)"),
+    checkpoint: str = typer.Option("best", "--checkpoint", help="best, last or a step number"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace OUT if it exists"),
+) -> None:
+    """Export a trained run for other tools: ``--to hf`` writes GPT2LMHeadModel weights, config and tokenizer."""
+    from lolameme.train.export import export_run_to_transformers
+
+    if to != "hf":
+        raise ModelError(f"--to {to!r} is not an export format; accepted: hf")
+    which = checkpoint if checkpoint in ("best", "last") else _step(checkpoint)
+    export_run_to_transformers(run, out, which, overwrite=overwrite)
+    typer.echo(f"wrote {out} (transformers GPT2LMHeadModel + tokenizer); load it with AutoModelForCausalLM.from_pretrained")
+
+
+def _step(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ModelError(f"--checkpoint {text!r} not understood; accepted: best, last or a step number") from None
