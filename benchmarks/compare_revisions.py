@@ -167,10 +167,10 @@ def _page(meta: dict, repeats: int, lines: list[str]) -> str:
         f"Before: commit `{meta['before']}`; after: commit `{meta['after']}`. Machine: {cpu_model()}, "
         f"{os.cpu_count()} cores, no GPU, one torch thread; load average {meta['load_at_start']:.2f} at the start "
         f"and {meta.get('load_at_end', float('nan')):.2f} at the end; started {meta['started']} UTC. "
-        f"Each benchmark ran {repeats} times "
-        "per side in the order before, after, before, after; each run is that script's own best or median "
-        "(see the script). Command: `python benchmarks/compare_revisions.py --before "
-        f"{meta['before']} --after {meta['after']} --repeats {repeats}`.",
+        "Each row lists every repeat of one side in the order run; the two sides alternated (before, after, "
+        "before, after, ...), and each repeat is that script's own best or median (see the script). Command: "
+        f"`python benchmarks/compare_revisions.py --before {meta['before']} --after {meta['after']} "
+        f"--repeats {repeats}`.",
         "",
         *lines,
         "",
