@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "compare_revisions.py"
 
 OUTPUTS = {
     "lang": "| evaluate(text) - LoLa | {a} | 13.8 | 72,599 |\n| run_program(ast) | 270,310 | 3.7 | 270,104 |\n",
@@ -23,11 +21,8 @@ OUTPUTS = {
 
 
 @pytest.fixture(scope="module")
-def compare():
-    spec = importlib.util.spec_from_file_location("compare_revisions", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def compare(load_benchmark):
+    return load_benchmark("compare_revisions")
 
 
 def _write(work: Path, side: str, evaluate: str, overhead: str) -> None:
