@@ -2,7 +2,8 @@
 
 Each round starts ``lolameme generate --overwrite`` on the same directory (so every round is
 also a rerun over what the previous kill left), kills it with SIGKILL after a seeded random
-delay, and checks the directory: either it has no manifest (it does not look complete), or
+delay (a fraction of one uninterrupted run's wall time, so the kills land mid-run on fast and
+slow machines alike), and checks the directory: either it has no manifest (it does not look complete), or
 its manifest verifies and its files are byte-identical to an uninterrupted run. A last,
 uninterrupted rerun must then succeed and reproduce the reference bytes, and leave no
 temporary files behind.
@@ -39,17 +40,26 @@ def _generate(out: Path, workers: int) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
+def _uninterrupted_seconds(out: Path) -> float:
+    """Wall time of one whole ``generate`` subprocess (2 workers, interpreter start included)."""
+    start = time.monotonic()
+    proc = _generate(out, workers=2)
+    assert proc.wait(timeout=600) == 0, proc.stderr.read()
+    return time.monotonic() - start
+
+
 @pytest.mark.slow
 def test_killed_generate_leaves_nothing_complete_looking_or_the_whole_dataset(tmp_path):
     reference = tmp_path / "reference"
     generate_dataset("base", reference, overrides=CONFIG)
     expected = _data_files(reference)
     out = tmp_path / "out"
+    span = _uninterrupted_seconds(tmp_path / "timed")  # kill delays scale with this machine's speed
     rng = random.Random(20260101)
     outcomes = {"no manifest": 0, "complete": 0}
     for round_ in range(KILLS):
         proc = _generate(out, workers=rng.choice([1, 2]))
-        time.sleep(rng.uniform(0.3, 4.0))
+        time.sleep(rng.uniform(0.1, 1.3) * span)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         err = proc.stderr.read()
